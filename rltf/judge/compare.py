@@ -1,0 +1,74 @@
+"""How a program's output is compared with the expected output, by trusted code only.
+
+Both sides are plain builtin data here (see ``plaindata``), so ``==`` is Python's own.
+
+Call-based (APPS rules): tuples in the returned value count as lists (JSON, where the
+expected values come from, has no tuples); the value passes if it equals the expected
+value, or if the expected value is a non-empty list and the value equals its first item
+(APPS wraps many expected returns in a list). String dictionary keys that spell integers
+are read as integers on the expected side, as APPS does. No float tolerance, as in APPS.
+
+Standard input (lenient, as the APPS harness): the output passes if it equals the
+expected text exactly, or else if both split on whitespace into the same number of
+tokens and each pair of tokens is equal as text or, when both are decimal numbers,
+within ``|a - e| <= 1e-8 + 1e-5 * |e|`` (NumPy's ``allclose`` defaults, which APPS
+uses). Line breaks therefore count as whitespace, and trailing whitespace and blank
+lines are ignored; case is not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+REL_TOL = 1e-5
+ABS_TOL = 1e-8
+
+
+def call_output_matches(actual: Any, expected: Any) -> bool:
+    actual = _lists_for_tuples(actual)
+    expected = _int_keys(expected)
+    if actual == expected:
+        return True
+    return isinstance(expected, list) and len(expected) > 0 and actual == expected[0]
+
+
+def _lists_for_tuples(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_lists_for_tuples(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists_for_tuples(v) for k, v in value.items()}
+    return value
+
+
+def _int_keys(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_int_keys(v) for v in value]
+    if isinstance(value, dict):
+        return {_as_int(k): _int_keys(v) for k, v in value.items()}
+    return value
+
+
+def _as_int(key: Any) -> Any:
+    if isinstance(key, str) and re.fullmatch(r"-?\d+", key):
+        return int(key)
+    return key
+
+
+def stdout_matches(actual: str, expected: str) -> bool:
+    if actual == expected:
+        return True
+    got, want = actual.split(), expected.split()
+    if len(got) != len(want):
+        return False
+    return all(_tokens_match(g, w) for g, w in zip(got, want))
+
+
+def _tokens_match(got: str, want: str) -> bool:
+    if got == want:
+        return True
+    if not (_NUMBER.fullmatch(got) and _NUMBER.fullmatch(want)):
+        return False
+    g, w = float(got), float(want)
+    return abs(g - w) <= ABS_TOL + REL_TOL * abs(w)

@@ -1,0 +1,193 @@
+"""The judge as its users see it: many programs in, one typed result per program out.
+
+A few long-lived workers (one per core by default) each serve one program at a time,
+so the cost per program is a fork, not an interpreter start-up. A worker that a
+program manages to kill is replaced, and that program is scored as a runtime error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import subprocess
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from rltf.problems import CallTests, Problem, StdioTests
+
+from . import channel, plaindata
+from .confine import Limits
+from .result import JudgeResult, ProgramError
+from .sandbox import PROGRAM_UID_BASE, Isolation, detect
+
+log = logging.getLogger("rltf.judge")
+_HOST_GRACE_S = 30.0
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Limits apply per program; ``timeout_s`` covers all of a program's tests together."""
+
+    timeout_s: float = 10.0
+    memory_mb: int = 1024
+    max_output_bytes: int = 4 << 20
+    max_file_mb: int = 64
+    max_processes: int = 32
+    workers: int | None = None
+    isolation: str = "auto"
+
+    def limits(self) -> Limits:
+        return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes)
+
+
+@dataclass(frozen=True)
+class Submission:
+    problem: Problem
+    program: str
+
+
+def test_spec(problem: Problem) -> dict[str, Any]:
+    """The tests of a problem as the worker receives them (plain data)."""
+    tests = problem.tests
+    if isinstance(tests, CallTests):
+        return {"style": "call", "fn_name": tests.fn_name, "class_name": tests.class_name,
+                "cases": [[plaindata.to_json(list(c.args)), plaindata.to_json(c.expected)] for c in tests.cases]}
+    if isinstance(tests, StdioTests):
+        return {"style": "stdio", "cases": [[c.stdin, c.expected_stdout] for c in tests.cases]}
+    return {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts)}
+
+
+class WorkerProcess:
+    """A sandboxed worker and the problems whose tests it already holds."""
+
+    def __init__(self, isolation: Isolation, index: int):
+        config = {
+            "uid": PROGRAM_UID_BASE + index if isolation.drop_to_uid else None,
+            "scratch_root": os.path.join(isolation.scratch_root, f"worker-{index}"),
+            "private_pids": isolation.private_pids,
+        }
+        self.proc = subprocess.Popen(isolation.worker_command(plaindata.dumps(config).decode()),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={})
+        self.known: set[str] = set()
+        hello = channel.recv(self.proc.stdout.fileno())
+        if not hello.get("ready"):
+            raise RuntimeError(f"judge worker failed to start: {hello}")
+
+    def judge(self, job: dict[str, Any], spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        job = {**job, "spec": None if job["key"] in self.known else spec}
+        channel.send(self.proc.stdin.fileno(), job)
+        reply = _recv_with_timeout(self.proc, timeout_s)
+        self.known.add(job["key"])
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            pipe.close()
+
+
+def _recv_with_timeout(proc: subprocess.Popen, timeout_s: float) -> dict[str, Any]:
+    """The worker enforces every limit itself; this only guards against the worker hanging."""
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    try:
+        return channel.recv(proc.stdout.fileno())
+    finally:
+        timer.cancel()
+
+
+class Judge:
+    """Runs programs against their problem's tests on all cores, in isolation."""
+
+    def __init__(self, config: JudgeConfig | None = None):
+        self.config = config or JudgeConfig()
+        self._isolation = detect(self.config.isolation)
+        self._size = self.config.workers or os.cpu_count() or 1
+        self._workers: list[WorkerProcess | None] = [None] * self._size
+        self._lock = threading.Lock()
+
+    @property
+    def isolation(self) -> str:
+        return self._isolation.description
+
+    def __enter__(self) -> "Judge":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for i, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.close()
+                self._workers[i] = None
+
+    def run(self, submissions: Sequence[Submission], progress: Callable[[int], None] | None = None) -> list[JudgeResult]:
+        """Judge every submission; results come back in the order given."""
+        specs = {}
+        jobs: queue.Queue = queue.Queue()
+        for i, sub in enumerate(submissions):
+            key = _problem_key(sub.problem)
+            if key not in specs:
+                specs[key] = test_spec(sub.problem)
+            jobs.put((i, {"id": i, "key": key, "program": sub.program, "limits": asdict(self.config.limits())}))
+        results: list[JudgeResult | None] = [None] * len(submissions)
+        threads = [threading.Thread(target=self._serve, args=(slot, jobs, specs, results, progress), daemon=True)
+                   for slot in range(min(self._size, len(submissions)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results  # type: ignore[return-value]
+
+    def _serve(self, slot: int, jobs: queue.Queue, specs: dict, results: list, progress) -> None:
+        while True:
+            try:
+                i, job = jobs.get_nowait()
+            except queue.Empty:
+                return
+            results[i] = self._judge_one(slot, job, specs[job["key"]])
+            if progress is not None:
+                progress(1)
+
+    def _judge_one(self, slot: int, job: dict[str, Any], spec: dict[str, Any]) -> JudgeResult:
+        worker = self._worker(slot)
+        total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
+        try:
+            reply = worker.judge(job, spec, self.config.timeout_s + _HOST_GRACE_S)
+        except (channel.ChannelClosed, OSError, ValueError):
+            self._replace(slot)
+            return _lost_worker(total)
+        if "internal_error" in reply:
+            log.error("rltf judge: internal error on job %s:\n%s", job["id"], reply["internal_error"])
+            return JudgeResult("runtime_error", 0, 0, total,
+                               error=ProgramError("JudgeError", "the judge failed on this program (see log)"),
+                               notes=("judge internal error",))
+        return JudgeResult.from_dict(reply["result"])
+
+    def _worker(self, slot: int) -> WorkerProcess:
+        if self._workers[slot] is None:
+            self._workers[slot] = WorkerProcess(self._isolation, slot)
+        return self._workers[slot]  # type: ignore[return-value]
+
+    def _replace(self, slot: int) -> None:
+        worker = self._workers[slot]
+        if worker is not None:
+            worker.close()
+        self._workers[slot] = None
+
+
+def _lost_worker(total: int) -> JudgeResult:
+    return JudgeResult("runtime_error", 0, 0, total,
+                       error=ProgramError("WorkerKilled", "the program killed or broke its judge worker"),
+                       notes=("worker replaced",))
+
+
+def _problem_key(problem: Problem) -> str:
+    digest = hashlib.blake2b(repr((problem.source, problem.task_id, problem.tests)).encode(), digest_size=12)
+    return digest.hexdigest()

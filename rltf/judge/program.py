@@ -1,0 +1,129 @@
+"""The program's side of the boundary: runs untrusted code and answers the worker's calls.
+
+Nothing this module reports is believed. The worker sends arguments, never expected
+values, so the most a tampering program can forge is its own return values.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+from contextlib import suppress
+from typing import Any
+
+from . import channel, plaindata
+
+PROGRAM_FILENAME = "<program>"
+MESSAGE_LIMIT = 1000
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    """Exception type, message and the innermost line of the program in its traceback."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    try:
+        message = str(exc)[:MESSAGE_LIMIT]
+    except BaseException:
+        message = "<unprintable message>"
+    return {"type": type(exc).__name__, "message": message, "line": line}
+
+
+def fresh_namespace(name: str) -> dict[str, Any]:
+    return {"__name__": name, "__builtins__": builtins}
+
+
+class ObjectTable:
+    """Objects that are not plain data stay here; the worker holds only their numbers."""
+
+    def __init__(self) -> None:
+        self._objects: dict[int, Any] = {}
+
+    def handle_for(self, obj: Any) -> int:
+        handle = len(self._objects)
+        self._objects[handle] = obj
+        return handle
+
+    def resolve(self, handle: int) -> Any:
+        return self._objects[handle]
+
+
+def serve(code, rpc_in: int, rpc_out: int) -> None:
+    """Define the program, tell the worker its names, then answer requests until told to stop."""
+    namespace = fresh_namespace("__rltf_program__")
+    table = ObjectTable()
+    try:
+        exec(code, namespace)
+    except BaseException as exc:
+        channel.send(rpc_out, {"raised": error_info(exc)})
+        return
+    channel.send(rpc_out, {"names": _program_names(namespace, table)})
+    while True:
+        request = channel.recv(rpc_in)
+        channel.send(rpc_out, _answer(request, namespace, table))
+
+
+def _program_names(namespace: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
+    names = {}
+    for name, value in list(namespace.items()):
+        if name.startswith("__") or type(value).__name__ == "module":
+            continue
+        names[name] = plaindata.to_json(value, table.handle_for)
+    return names
+
+
+def _answer(request: dict[str, Any], namespace: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
+    try:
+        target = table.resolve(request["handle"])
+        op = request["op"]
+        if op == "call":
+            args = plaindata.from_json(request["args"], table.resolve)
+            kwargs = plaindata.from_json(request.get("kwargs", {}), table.resolve)
+            value = target(*args, **kwargs)
+            return {"value": plaindata.to_json(value, table.handle_for), "args": _mutable_args_back(args, table)}
+        if op == "getattr":
+            return {"value": plaindata.to_json(getattr(target, request["name"]), table.handle_for)}
+        if op == "setattr":
+            setattr(target, request["name"], plaindata.from_json(request["value"], table.resolve))
+            return {"value": None}
+        if op == "iter":
+            return {"value": plaindata.to_json(list(target), table.handle_for)}
+        return {"value": plaindata.to_json(len(target), table.handle_for)}
+    except BaseException as exc:
+        return {"raised": error_info(exc)}
+
+
+def _mutable_args_back(args: list[Any], table: ObjectTable) -> list[Any]:
+    """Lists, dicts and sets the program changed in place must change in the test too."""
+    return [plaindata.to_json(a, table.handle_for) if type(a) in (list, dict, set) else None for a in args]
+
+
+def run_main(code, error_fd: int) -> None:
+    """Run a standard-input program as ``__main__``; exit status and errors as CPython would."""
+    status = 0
+    try:
+        exec(code, fresh_namespace("__main__"))
+    except SystemExit as exc:
+        status = _exit_status(exc)
+    except BaseException as exc:
+        channel.send(error_fd, error_info(exc))
+        status = 1
+    try:
+        sys.stdout.flush()
+    except BaseException:
+        status = status or 120
+    os._exit(status)
+
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    with suppress(Exception):
+        print(exc.code, file=sys.stderr)
+    return 1

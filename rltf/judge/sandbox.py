@@ -1,0 +1,123 @@
+"""Where judge workers live: inside bubblewrap when it works here, else the best that remains.
+
+With ``bwrap`` each worker gets its own PID, network, IPC and UTS namespaces, a
+read-only view of the filesystem with a private ``/tmp`` and the home directory hidden,
+and an empty environment. Without it, programs still get every limit of ``confine``,
+but share the host's network and filesystem: the judge says so once, at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import rltf
+
+log = logging.getLogger("rltf.judge")
+PROGRAM_UID_BASE = 1_500_000
+_ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+_warned = False
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How workers are started; ``description`` is the line users see."""
+
+    kind: str
+    description: str
+    prefix: tuple[str, ...]
+    private_pids: bool
+    drop_to_uid: bool
+    scratch_root: str
+
+    def worker_command(self, config: str) -> list[str]:
+        package_root = str(Path(rltf.__file__).resolve().parent.parent)
+        bootstrap = (f"import sys; sys.path.insert(0, {package_root!r}); "
+                     "from rltf.judge.worker import main; main()")
+        return [*self.prefix, sys.executable, "-I", "-c", bootstrap, config]
+
+
+def detect(mode: str = "auto") -> Isolation:
+    """``mode`` is "auto" (bubblewrap if it works), "bwrap" (required) or "none"."""
+    root = os.geteuid() == 0
+    if mode != "none":
+        bwrap = shutil.which("bwrap")
+        prefix = tuple(bwrap_prefix(bwrap, root)) if bwrap else ()
+        if bwrap and _works(prefix):
+            return Isolation("bwrap", _describe_bwrap(root), prefix, True, root, "/tmp/rltf-judge")
+        if mode == "bwrap":
+            from rltf.errors import RltfError
+
+            raise RltfError("bubblewrap (bwrap) is required but missing or not working here; "
+                            "install it (apt-get install bubblewrap) or use isolation 'auto'")
+    return _fallback(root, mode)
+
+
+def bwrap_prefix(bwrap: str, root: bool) -> list[str]:
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if root:
+        for cap in _ROOT_CAPS:
+            args += ["--cap-add", cap]
+    else:
+        args += ["--unshare-user"]
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
+    args += _hide_home()
+    args += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+             "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
+    return args
+
+
+def _hide_home() -> list[str]:
+    """The user's home (keys, tokens, caches) vanishes; only what Python needs comes back."""
+    home = Path.home().resolve()
+    if home == Path("/"):
+        return []
+    wanted = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    wanted.add(Path(sys.executable).resolve().parent.parent)
+    wanted.add(Path(rltf.__file__).resolve().parent.parent)
+    inside = sorted(p for p in wanted if p.is_relative_to(home) and p != home)
+    kept = [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
+    args = ["--tmpfs", str(home)]
+    for path in kept:
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _works(prefix: tuple[str, ...]) -> bool:
+    try:
+        probe = subprocess.run([*prefix, sys.executable, "-I", "-c", "print('ok')"],
+                               capture_output=True, text=True, timeout=30, env={})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == "ok"
+
+
+def _describe_bwrap(root: bool) -> str:
+    who = "a uid of their own" if root else "the user's uid in a user namespace"
+    return ("bubblewrap sandbox: private PID/network/IPC namespaces, read-only filesystem, "
+            f"hidden home, empty environment; programs run as {who} with CPU, memory, "
+            "output and process limits")
+
+
+def _fallback(root: bool, mode: str) -> Isolation:
+    global _warned
+    description = ("NO SANDBOX: bubblewrap (bwrap) is " + ("disabled" if mode == "none" else "not available")
+                   + "; programs run with CPU, memory, output and process limits, a clean environment and a "
+                   "scratch directory, but CAN reach the network and read and write the user's files"
+                   + (" (they run as an unprivileged uid of their own)" if root else "")
+                   + ". Install bubblewrap (apt-get install bubblewrap) for isolation.")
+    if not _warned:
+        log.warning("rltf judge: %s", description)
+        _warned = True
+    scratch = tempfile.mkdtemp(prefix="rltf-judge-")
+    if root:
+        os.chmod(scratch, 0o711)
+    return Isolation("none", description, (), False, root, scratch)
