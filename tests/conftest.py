@@ -1,0 +1,20 @@
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The benchmark files kept beside the repository (../shared/data), or $RLTF_SHARED_DATA.
+
+    Missing data skips the tests that need it, except where RLTF_REQUIRE_SHARED_DATA=1 (CI)
+    demands it: there a silent skip would hide that the real files were never read.
+    """
+    path = Path(os.environ.get("RLTF_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    if not path.is_dir():
+        reason = f"shared benchmark data not found at {path} (set RLTF_SHARED_DATA to its location)"
+        if os.environ.get("RLTF_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"{reason}; RLTF_REQUIRE_SHARED_DATA=1 requires it", pytrace=False)
+        pytest.skip(reason)
+    return path
