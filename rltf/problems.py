@@ -84,6 +84,9 @@ class Problem:
     canonical solution), so that every solution can be judged as it is.
     ``program_prefix`` is what a completion continues: HumanEval completions continue the
     prompt; MBPP and APPS completions are whole programs (empty prefix).
+    ``program_preamble`` runs in the program's namespace just before it, without being
+    part of its text (so error lines stay the program's own): the APPS harness gives
+    every program a header of imports, and APPS solutions rely on it.
     """
 
     task_id: str
@@ -94,6 +97,7 @@ class Problem:
     difficulty: str | None = None
     entry_point: str | None = None
     program_prefix: str = ""
+    program_preamble: str = ""
     source: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rltf.datasets import DATASETS, load_dataset, load_dataset_report
+from rltf.datasets.apps import APPS_HEADER
 from rltf.errors import DataError, RltfError
 from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 
@@ -209,6 +210,7 @@ APPS_CALL_PROBLEM = Problem(
     solutions=("class Solution:\n    def twice(self, x):\n        return 2 * x\n",),
     difficulty="introductory",
     entry_point="twice",
+    program_preamble=APPS_HEADER,
     source="apps",
     metadata={"url": "https://leetcode.com/problems/twice/"},
 )
@@ -217,6 +219,7 @@ APPS_STDIO_PROBLEM = Problem(
     prompt="Print the sum.",
     tests=StdioTests(cases=(StdioCase("1 2\n", "3\n"), StdioCase("3 4\n5 6\n", "7\n11\n"))),
     difficulty="interview",
+    program_preamble=APPS_HEADER,
     source="apps",
     metadata={"url": "https://codeforces.com/problemset/problem/1/A"},
 )
@@ -271,6 +274,7 @@ def test_apps_original_layout(tmp_path):
             tests=StdioTests(cases=(StdioCase("a\n", "a\n"),)),
             solutions=("print(input())",),
             difficulty="competition",
+            program_preamble=APPS_HEADER,
             source="apps",
             metadata={"url": "https://atcoder.jp/x", "folder": "0003"},
         ),
@@ -283,6 +287,7 @@ def test_apps_original_layout(tmp_path):
             starter_code="def is_prime(n):\n\t",
             difficulty="introductory",
             entry_point="is_prime",
+            program_preamble=APPS_HEADER,
             source="apps",
             metadata={"url": "https://www.codewars.com/kata/x", "folder": "0012"},
         ),

@@ -40,6 +40,27 @@ DIFFICULTIES = ("introductory", "interview", "competition")
 LOCAL_COPIES = "apps/train-mini/*.jsonl, apps/original-layout/train/NNNN/"
 
 
+# The APPS evaluation harness runs every program after this header; solutions rely on
+# it (``List`` in LeetCode signatures, bare ``Counter`` or ``sqrt``), so the judge does too.
+APPS_HEADER = """\
+import sys
+import time
+import itertools
+from itertools import accumulate, product, permutations, combinations
+import collections
+from collections import Counter, OrderedDict, deque, defaultdict, ChainMap
+from functools import lru_cache
+import math
+from math import sqrt, sin, cos, tan, ceil, fabs, floor, gcd, exp, log, log2
+import fractions
+from typing import List, Tuple
+import numpy as np
+import random
+import heapq
+from heapq import *
+"""
+
+
 def load(path: str | None = None, split: str | None = None, on_error: OnError = "raise") -> LoadReport:
     """Load APPS from a local copy in either layout, or from the hub when no path is given."""
     check_split(split, SPLITS, "APPS")
@@ -149,6 +170,7 @@ def make_problem(
         solutions=solutions,
         difficulty=difficulty,
         entry_point=tests.fn_name if isinstance(tests, CallTests) else None,
+        program_preamble=APPS_HEADER,
         source=SOURCE,
         metadata=metadata,
     )

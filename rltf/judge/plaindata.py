@@ -9,6 +9,7 @@ Objects that are not plain data travel as handles the worker can only pass back.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any, Callable
@@ -16,7 +17,10 @@ from typing import Any, Callable
 if hasattr(sys, "set_int_max_str_digits"):
     sys.set_int_max_str_digits(0)
 
-TAGS = ("$tuple", "$set", "$frozenset", "$dict", "$bytes", "$complex", "$handle")
+TAGS = ("$tuple", "$set", "$frozenset", "$dict", "$bytes", "$complex", "$type", "$module", "$handle")
+_BUILTIN_TYPES = {t.__name__: t for t in (int, float, str, bool, list, tuple, dict, set, frozenset, bytes,
+                                          complex, type(None), object, type, range, bytearray)}
+_BASES = (bool, int, float, str, list, tuple, dict, set, frozenset, bytes, complex)
 _SCALARS = (type(None), bool, int, float, str)
 MAX_DEPTH = 200
 
@@ -51,7 +55,11 @@ def _encode(value: Any, handle_for, depth: int) -> Any:
         return {"$bytes": value.decode("latin-1")}
     if kind is complex:
         return {"$complex": [value.real, value.imag]}
-    converted = _numpy_to_builtin(value)
+    if kind is type and _BUILTIN_TYPES.get(value.__name__) is value:
+        return {"$type": value.__name__}
+    if kind.__name__ == "module" and _is_stdlib(value.__name__):
+        return {"$module": value.__name__}
+    converted = _as_builtin(value)
     if converted is not None:
         return _encode(converted, handle_for, depth + 1)
     if handle_for is None:
@@ -59,12 +67,18 @@ def _encode(value: Any, handle_for, depth: int) -> Any:
     return {"$handle": handle_for(value)}
 
 
-def _numpy_to_builtin(value: Any) -> Any:
-    """NumPy scalars and arrays are data in everything but type; solutions return them."""
-    if type(value).__module__ != "numpy":
-        return None
-    convert = getattr(value, "tolist", None)
-    return convert() if callable(convert) else None
+def _as_builtin(value: Any) -> Any:
+    """Data in everything but type: ``Counter``, ``OrderedDict``, NumPy values, an int enum.
+
+    Only the data crosses, so an overridden ``__eq__`` on such a subclass is left behind.
+    """
+    for base in _BASES:
+        if isinstance(value, base):
+            return base(value)
+    if type(value).__module__ == "numpy":
+        convert = getattr(value, "tolist", None)
+        return convert() if callable(convert) else None
+    return None
 
 
 def from_json(data: Any, resolve_handle: Callable[[int], Any] | None = None) -> Any:
@@ -93,9 +107,17 @@ def _decode_tagged(tag: str, inner: Any, resolve_handle) -> Any:
         return inner.encode("latin-1")
     if tag == "$complex":
         return complex(inner[0], inner[1])
+    if tag == "$type":
+        return _BUILTIN_TYPES[inner]
+    if tag == "$module":
+        return importlib.import_module(inner) if _is_stdlib(inner) else None
     if resolve_handle is None:
         raise NotPlainData("a handle where plain data was required")
     return resolve_handle(inner)
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names
 
 
 def dumps(value: Any) -> bytes:

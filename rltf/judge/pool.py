@@ -13,8 +13,8 @@ import os
 import queue
 import subprocess
 import threading
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
 
 from rltf.problems import CallTests, Problem, StdioTests
 
@@ -52,12 +52,14 @@ class Submission:
 def test_spec(problem: Problem) -> dict[str, Any]:
     """The tests of a problem as the worker receives them (plain data)."""
     tests = problem.tests
+    spec: dict[str, Any] = {"preamble": problem.program_preamble}
     if isinstance(tests, CallTests):
-        return {"style": "call", "fn_name": tests.fn_name, "class_name": tests.class_name,
-                "cases": [[plaindata.to_json(list(c.args)), plaindata.to_json(c.expected)] for c in tests.cases]}
+        return spec | {"style": "call", "fn_name": tests.fn_name, "class_name": tests.class_name,
+                       "cases": [[plaindata.to_json(list(c.args)), plaindata.to_json(c.expected)]
+                                 for c in tests.cases]}
     if isinstance(tests, StdioTests):
-        return {"style": "stdio", "cases": [[c.stdin, c.expected_stdout] for c in tests.cases]}
-    return {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts)}
+        return spec | {"style": "stdio", "cases": [[c.stdin, c.expected_stdout] for c in tests.cases]}
+    return spec | {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts)}
 
 
 class WorkerProcess:
@@ -101,15 +103,41 @@ def _recv_with_timeout(proc: subprocess.Popen, timeout_s: float) -> dict[str, An
         timer.cancel()
 
 
+class _Batch:
+    """One call of ``Judge.run``: where its results go and when it is complete."""
+
+    def __init__(self, size: int, progress: Callable[[int], None] | None):
+        self.results: list[JudgeResult | None] = [None] * size
+        self.left = size
+        self.progress = progress
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        if size == 0:
+            self.done.set()
+
+    def finish(self, index: int, result: JudgeResult) -> None:
+        self.results[index] = result
+        if self.progress is not None:
+            self.progress(1)
+        with self._lock:
+            self.left -= 1
+            if self.left == 0:
+                self.done.set()
+
+
 class Judge:
-    """Runs programs against their problem's tests on all cores, in isolation."""
+    """Runs programs against their problem's tests on all cores, in isolation.
+
+    Each worker belongs to a thread that lives as long as the judge: bubblewrap's
+    ``--die-with-parent`` follows the thread that started it, not the process.
+    """
 
     def __init__(self, config: JudgeConfig | None = None):
         self.config = config or JudgeConfig()
         self._isolation = detect(self.config.isolation)
         self._size = self.config.workers or os.cpu_count() or 1
-        self._workers: list[WorkerProcess | None] = [None] * self._size
-        self._lock = threading.Lock()
+        self._jobs: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
 
     @property
     def isolation(self) -> str:
@@ -122,64 +150,58 @@ class Judge:
         self.close()
 
     def close(self) -> None:
-        for i, worker in enumerate(self._workers):
-            if worker is not None:
-                worker.close()
-                self._workers[i] = None
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def run(self, submissions: Sequence[Submission], progress: Callable[[int], None] | None = None) -> list[JudgeResult]:
         """Judge every submission; results come back in the order given."""
-        specs = {}
-        jobs: queue.Queue = queue.Queue()
+        if not self._threads:
+            self._threads = [threading.Thread(target=self._slot, args=(slot,), daemon=True, name=f"rltf-judge-{slot}")
+                             for slot in range(self._size)]
+            for thread in self._threads:
+                thread.start()
+        batch = _Batch(len(submissions), progress)
+        specs: dict[str, dict[str, Any]] = {}
+        limits = asdict(self.config.limits())
         for i, sub in enumerate(submissions):
             key = _problem_key(sub.problem)
             if key not in specs:
                 specs[key] = test_spec(sub.problem)
-            jobs.put((i, {"id": i, "key": key, "program": sub.program, "limits": asdict(self.config.limits())}))
-        results: list[JudgeResult | None] = [None] * len(submissions)
-        threads = [threading.Thread(target=self._serve, args=(slot, jobs, specs, results, progress), daemon=True)
-                   for slot in range(min(self._size, len(submissions)))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return results  # type: ignore[return-value]
+            self._jobs.put((batch, i, {"id": i, "key": key, "program": sub.program, "limits": limits}, specs[key]))
+        batch.done.wait()
+        return batch.results  # type: ignore[return-value]
 
-    def _serve(self, slot: int, jobs: queue.Queue, specs: dict, results: list, progress) -> None:
+    def _slot(self, slot: int) -> None:
+        worker: WorkerProcess | None = None
         while True:
-            try:
-                i, job = jobs.get_nowait()
-            except queue.Empty:
+            item = self._jobs.get()
+            if item is None:
+                if worker is not None:
+                    worker.close()
                 return
-            results[i] = self._judge_one(slot, job, specs[job["key"]])
-            if progress is not None:
-                progress(1)
+            batch, index, job, spec = item
+            if worker is None:
+                worker = WorkerProcess(self._isolation, slot)
+            result, worker = self._judge_one(worker, job, spec)
+            batch.finish(index, result)
 
-    def _judge_one(self, slot: int, job: dict[str, Any], spec: dict[str, Any]) -> JudgeResult:
-        worker = self._worker(slot)
+    def _judge_one(self, worker: WorkerProcess, job: dict[str, Any], spec: dict[str, Any]):
+        """Returns the result and the worker to use next (None once it had to be dropped)."""
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
         try:
             reply = worker.judge(job, spec, self.config.timeout_s + _HOST_GRACE_S)
         except (channel.ChannelClosed, OSError, ValueError):
-            self._replace(slot)
-            return _lost_worker(total)
+            worker.close()
+            return _lost_worker(total), None
         if "internal_error" in reply:
             log.error("rltf judge: internal error on job %s:\n%s", job["id"], reply["internal_error"])
             return JudgeResult("runtime_error", 0, 0, total,
                                error=ProgramError("JudgeError", "the judge failed on this program (see log)"),
-                               notes=("judge internal error",))
-        return JudgeResult.from_dict(reply["result"])
-
-    def _worker(self, slot: int) -> WorkerProcess:
-        if self._workers[slot] is None:
-            self._workers[slot] = WorkerProcess(self._isolation, slot)
-        return self._workers[slot]  # type: ignore[return-value]
-
-    def _replace(self, slot: int) -> None:
-        worker = self._workers[slot]
-        if worker is not None:
-            worker.close()
-        self._workers[slot] = None
+                               notes=("judge internal error",)), worker
+        return JudgeResult.from_dict(reply["result"]), worker
 
 
 def _lost_worker(total: int) -> JudgeResult:

@@ -52,25 +52,28 @@ class ObjectTable:
         return self._objects[handle]
 
 
-def serve(code, rpc_in: int, rpc_out: int) -> None:
+def serve(preamble, code, rpc_in: int, rpc_out: int) -> None:
     """Define the program, tell the worker its names, then answer requests until told to stop."""
     namespace = fresh_namespace("__rltf_program__")
     table = ObjectTable()
     try:
+        exec(preamble, namespace)
+        given = dict(namespace)
         exec(code, namespace)
     except BaseException as exc:
         channel.send(rpc_out, {"raised": error_info(exc)})
         return
-    channel.send(rpc_out, {"names": _program_names(namespace, table)})
+    channel.send(rpc_out, {"names": _program_names(namespace, given, table)})
     while True:
         request = channel.recv(rpc_in)
         channel.send(rpc_out, _answer(request, namespace, table))
 
 
-def _program_names(namespace: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
+def _program_names(namespace: dict[str, Any], given: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
+    """What the program defined (the preamble's own names are the test's business)."""
     names = {}
     for name, value in list(namespace.items()):
-        if name.startswith("__") or type(value).__name__ == "module":
+        if name.startswith("__") or given.get(name, namespace) is value:
             continue
         names[name] = plaindata.to_json(value, table.handle_for)
     return names
@@ -102,11 +105,13 @@ def _mutable_args_back(args: list[Any], table: ObjectTable) -> list[Any]:
     return [plaindata.to_json(a, table.handle_for) if type(a) in (list, dict, set) else None for a in args]
 
 
-def run_main(code, error_fd: int) -> None:
+def run_main(preamble, code, error_fd: int) -> None:
     """Run a standard-input program as ``__main__``; exit status and errors as CPython would."""
     status = 0
+    namespace = fresh_namespace("__main__")
     try:
-        exec(code, fresh_namespace("__main__"))
+        exec(preamble, namespace)
+        exec(code, namespace)
     except SystemExit as exc:
         status = _exit_status(exc)
     except BaseException as exc:

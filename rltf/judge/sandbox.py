@@ -85,7 +85,7 @@ def _hide_home() -> list[str]:
     wanted.add(Path(rltf.__file__).resolve().parent.parent)
     inside = sorted(p for p in wanted if p.is_relative_to(home) and p != home)
     kept = [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
-    args = ["--tmpfs", str(home)]
+    args = ["--perms", "0755", "--tmpfs", str(home)]
     for path in kept:
         args += ["--ro-bind", str(path), str(path)]
     return args

@@ -8,9 +8,11 @@ and every comparison run here, on that data.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import os
 import traceback
+import warnings
 import select
 import shutil
 import signal
@@ -280,7 +282,7 @@ class Worker:
     def _judge(self, source: str, spec: dict[str, Any], limits: Limits) -> dict[str, Any]:
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
         try:
-            code = compile(source, program.PROGRAM_FILENAME, "exec", dont_inherit=True)
+            code = _compile_program(source, spec["style"])
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
         verdicts, capture = Verdicts(total), Capture(limits.max_output_bytes)
@@ -314,6 +316,9 @@ class Worker:
                 sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
                 sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
                 body()
+            except BaseException:
+                traceback.print_exc()
+                sys.stderr.flush()
             finally:
                 os._exit(70)
         os.close(out_w)
@@ -326,7 +331,7 @@ class Worker:
         devnull = os.open(os.devnull, os.O_RDONLY)
         deadline = time.monotonic() + limits.timeout_s
         proc = self._fork(limits, scratch, {0: devnull, 3: to_child_r, 4: from_child_w}, deadline, capture,
-                          lambda: program.serve(code, 3, 4), (to_child_w, from_child_r))
+                          lambda: program.serve(spec["preamble"], code, 3, 4), (to_child_w, from_child_r))
         for fd in (to_child_r, from_child_w, devnull):
             os.close(fd)
         try:
@@ -349,7 +354,8 @@ class Worker:
             started = time.monotonic()
             test_capture = Capture(limits.max_output_bytes)
             try:
-                stdout, error = self._run_main_once(code, stdin_text, limits, scratch, deadline, test_capture)
+                stdout, error = self._run_main_once(spec["preamble"], code, stdin_text, limits, scratch, deadline,
+                                                    test_capture)
             except ProgramStopped as exc:
                 _keep_excerpt(capture, test_capture)
                 verdicts.stop(exc, started)
@@ -363,13 +369,13 @@ class Worker:
             else:
                 verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}")
 
-    def _run_main_once(self, code, stdin_text: str, limits, scratch, deadline, capture):
+    def _run_main_once(self, preamble, code, stdin_text: str, limits, scratch, deadline, capture):
         stdin_fd = os.memfd_create("stdin")
         os.write(stdin_fd, stdin_text.encode())
         os.lseek(stdin_fd, 0, os.SEEK_SET)
         err_r, err_w = os.pipe()
         proc = self._fork(limits, scratch, {0: stdin_fd, 3: err_w}, deadline, capture,
-                          lambda: program.run_main(code, 3), (None, err_r))
+                          lambda: program.run_main(preamble, code, 3), (None, err_r))
         os.close(stdin_fd)
         os.close(err_w)
         try:
@@ -502,9 +508,44 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
             verdicts.add("pass", started)
 
 
+def _compile_program(source: str, style: str):
+    """Compile in the worker: compiling runs none of the program's code.
+
+    Standard-input programs that only compile inside a function (a top-level ``return``,
+    ``nonlocal``) are run as the body of one, as the APPS harness runs every such program.
+    """
+    try:
+        return compile(source, program.PROGRAM_FILENAME, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        if style != "stdio":
+            raise
+        try:
+            return _compile_as_function(source)
+        except SyntaxError:
+            raise exc from None
+
+
+def _compile_as_function(source: str):
+    tree = ast.parse(source, program.PROGRAM_FILENAME)
+    extra = {"type_params": []} if sys.version_info >= (3, 12) else {}
+    main = ast.FunctionDef(name="__rltf_main__", args=ast.arguments([], [], None, [], [], None, []),
+                           body=tree.body or [ast.Pass()], decorator_list=[], returns=None,
+                           lineno=1, col_offset=0, **extra)
+    call = ast.Expr(ast.Call(ast.Name("__rltf_main__", ast.Load()), [], []), lineno=1, col_offset=0)
+    module = ast.fix_missing_locations(ast.Module([main, call], []))
+    return compile(module, program.PROGRAM_FILENAME, "exec", dont_inherit=True)
+
+
 def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Decode and compile a problem's tests once; every program of the problem reuses them."""
+    """Decode and compile a problem's tests once; every program of the problem reuses them.
+
+    The preamble is trusted dataset code: running it here once puts its imports in
+    ``sys.modules``, so each forked program finds them already loaded.
+    """
     spec = dict(spec)
+    spec["preamble"] = compile(spec.get("preamble", ""), "<preamble>", "exec")
+    with suppress(Exception):
+        exec(spec["preamble"], {})
     if spec["style"] == "assert":
         spec["setup"] = compile(spec.get("setup_code", ""), "<test-setup>", "exec")
         spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(spec["asserts"])]
@@ -540,6 +581,7 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     become_subreaper()
+    warnings.simplefilter("ignore", SyntaxWarning)
     for name in _COMMON_MODULES:
         __import__(name)
     scratch_root = config["scratch_root"]
