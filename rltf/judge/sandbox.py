@@ -67,28 +67,40 @@ def bwrap_prefix(bwrap: str, root: bool) -> list[str]:
             args += ["--cap-add", cap]
     else:
         args += ["--unshare-user"]
-    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-             "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"]
-    args += _hide_home()
+    hidden = [Path("/tmp"), Path("/var/tmp"), Path("/run")]
+    home = Path.home().resolve()
+    if home != Path("/"):
+        hidden.append(home)
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for directory in hidden:
+        args += ["--perms", "0755", "--tmpfs", str(directory)]
+    for path in _needed_inside(hidden):
+        for parent in _between(path, hidden):
+            args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(path), str(path)]
     args += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
              "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
     return args
 
 
-def _hide_home() -> list[str]:
-    """The user's home (keys, tokens, caches) vanishes; only what Python needs comes back."""
-    home = Path.home().resolve()
-    if home == Path("/"):
-        return []
+def _needed_inside(hidden: list[Path]) -> list[Path]:
+    """Python and rltf must stay visible even when they live under a hidden directory.
+
+    The home directory (keys, tokens, caches), /tmp and /run vanish behind empty tmpfs
+    mounts; the interpreter, the virtual environment and rltf's own code come back
+    read-only.
+    """
     wanted = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     wanted.add(Path(sys.executable).resolve().parent.parent)
     wanted.add(Path(rltf.__file__).resolve().parent.parent)
-    inside = sorted(p for p in wanted if p.is_relative_to(home) and p != home)
-    kept = [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
-    args = ["--perms", "0755", "--tmpfs", str(home)]
-    for path in kept:
-        args += ["--ro-bind", str(path), str(path)]
-    return args
+    inside = sorted(p for p in wanted if any(p.is_relative_to(h) and p != h for h in hidden))
+    return [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
+
+
+def _between(path: Path, hidden: list[Path]) -> list[Path]:
+    """Directories between a hidden mount and ``path``, made traversable for other uids."""
+    top = next(h for h in hidden if path.is_relative_to(h))
+    return [p for p in reversed(path.parents) if p.is_relative_to(top) and p != top]
 
 
 def _works(prefix: tuple[str, ...]) -> bool:
@@ -100,6 +112,15 @@ def _works(prefix: tuple[str, ...]) -> bool:
     return probe.returncode == 0 and probe.stdout.strip() == "ok"
 
 
+def _python_readable_by_all() -> bool:
+    """A program dropped to a uid of its own must still be able to import the standard library."""
+    for top in {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}:
+        for directory in (top, *top.parents):
+            if not os.stat(directory).st_mode & 0o001:
+                return False
+    return True
+
+
 def _describe_bwrap(root: bool) -> str:
     who = "a uid of their own" if root else "the user's uid in a user namespace"
     return ("bubblewrap sandbox: private PID/network/IPC namespaces, read-only filesystem, "
@@ -109,6 +130,7 @@ def _describe_bwrap(root: bool) -> str:
 
 def _fallback(root: bool, mode: str) -> Isolation:
     global _warned
+    root = root and _python_readable_by_all()
     description = ("NO SANDBOX: bubblewrap (bwrap) is " + ("disabled" if mode == "none" else "not available")
                    + "; programs run with CPU, memory, output and process limits, a clean environment and a "
                    "scratch directory, but CAN reach the network and read and write the user's files"
