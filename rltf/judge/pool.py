@@ -16,6 +16,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
+from rltf.errors import RltfError
 from rltf.problems import CallTests, Problem, StdioTests
 
 from . import channel, plaindata
@@ -74,9 +75,14 @@ class WorkerProcess:
         self.proc = subprocess.Popen(isolation.worker_command(plaindata.dumps(config).decode()),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={})
         self.known: set[str] = set()
-        hello = channel.recv(self.proc.stdout.fileno())
+        try:
+            hello = channel.recv(self.proc.stdout.fileno())
+        except (channel.ChannelClosed, ValueError) as exc:
+            self.close()
+            raise RltfError("a judge worker failed to start (its error output is above); "
+                            f"isolation was: {isolation.kind}") from exc
         if not hello.get("ready"):
-            raise RuntimeError(f"judge worker failed to start: {hello}")
+            raise RltfError(f"a judge worker failed to start: {hello}")
 
     def judge(self, job: dict[str, Any], spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         job = {**job, "spec": None if job["key"] in self.known else spec}
@@ -111,9 +117,14 @@ class _Batch:
         self.left = size
         self.progress = progress
         self.done = threading.Event()
+        self.failure: BaseException | None = None
         self._lock = threading.Lock()
         if size == 0:
             self.done.set()
+
+    def fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.done.set()
 
     def finish(self, index: int, result: JudgeResult) -> None:
         self.results[index] = result
@@ -172,6 +183,8 @@ class Judge:
                 specs[key] = test_spec(sub.problem)
             self._jobs.put((batch, i, {"id": i, "key": key, "program": sub.program, "limits": limits}, specs[key]))
         batch.done.wait()
+        if batch.failure is not None:
+            raise RltfError(f"the judge failed: {batch.failure}") from batch.failure
         return batch.results  # type: ignore[return-value]
 
     def _slot(self, slot: int) -> None:
@@ -183,9 +196,15 @@ class Judge:
                     worker.close()
                 return
             batch, index, job, spec = item
-            if worker is None:
-                worker = WorkerProcess(self._isolation, slot)
-            result, worker = self._judge_one(worker, job, spec)
+            if batch.failure is not None:
+                continue
+            try:
+                if worker is None:
+                    worker = WorkerProcess(self._isolation, slot)
+                result, worker = self._judge_one(worker, job, spec)
+            except Exception as exc:
+                batch.fail(exc)
+                continue
             batch.finish(index, result)
 
     def _judge_one(self, worker: WorkerProcess, job: dict[str, Any], spec: dict[str, Any]):

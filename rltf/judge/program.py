@@ -95,6 +95,8 @@ def _answer(request: dict[str, Any], namespace: dict[str, Any], table: ObjectTab
             return {"value": None}
         if op == "iter":
             return {"value": plaindata.to_json(list(target), table.handle_for)}
+        if op == "bool":
+            return {"value": bool(target)}
         return {"value": plaindata.to_json(len(target), table.handle_for)}
     except BaseException as exc:
         return {"raised": error_info(exc)}

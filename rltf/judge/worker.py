@@ -175,6 +175,10 @@ class RemoteObject:
     def __len__(self) -> int:
         return self._proc.op({"op": "len", "handle": self._handle}, TypeError)
 
+    def __bool__(self) -> bool:
+        """The program's own truth value: a constant answer, no stronger than returning True."""
+        return self._proc.op({"op": "bool", "handle": self._handle}, TypeError) is True
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RemoteObject) and other._handle == self._handle
 
