@@ -61,12 +61,23 @@ def serve(preamble, code, rpc_in: int, rpc_out: int) -> None:
         given = dict(namespace)
         exec(code, namespace)
     except BaseException as exc:
+        _flush_output()
         channel.send(rpc_out, {"raised": error_info(exc)})
         return
+    _flush_output()
     channel.send(rpc_out, {"names": _program_names(namespace, given, table)})
     while True:
         request = channel.recv(rpc_in)
-        channel.send(rpc_out, _answer(request, namespace, table))
+        answer = _answer(request, namespace, table)
+        _flush_output()
+        channel.send(rpc_out, answer)
+
+
+def _flush_output() -> None:
+    """What the program printed so far reaches the worker even if it dies next."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(BaseException):
+            stream.flush()
 
 
 def _program_names(namespace: dict[str, Any], given: dict[str, Any], table: ObjectTable) -> dict[str, Any]:

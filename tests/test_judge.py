@@ -1,0 +1,197 @@
+"""The judge's verdicts, error locations, comparison rules and result format."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
+from rltf.judge import plaindata
+from rltf.judge.compare import call_output_matches, stdout_matches
+from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
+from tests.judge_fixtures import ADD, ADD_ASSERT, ADD_CALL, ADD_MAIN, ADD_STDIO
+
+
+@pytest.fixture(scope="module")
+def judge():
+    with Judge(JudgeConfig(timeout_s=3.0, workers=2)) as j:
+        yield j
+
+
+def judge_one(judge, problem, source):
+    return judge.run([Submission(problem, textwrap.dedent(source))])[0]
+
+
+@pytest.mark.parametrize("problem,source", [(ADD_ASSERT, ADD), (ADD_CALL, ADD), (ADD_STDIO, ADD_MAIN)])
+def test_correct_programs_pass_every_style(judge, problem, source):
+    result = judge_one(judge, problem, source)
+    assert (result.outcome, result.passed, result.run, result.total) == ("pass", len(problem.tests),
+                                                                          len(problem.tests), len(problem.tests))
+    assert all(t.verdict == "pass" and t.time_s >= 0 for t in result.tests)
+
+
+def test_wrong_answers_keep_going(judge):
+    result = judge_one(judge, ADD_ASSERT, "def add(a, b):\n    return 3 if a == 1 else a * b\n")
+    assert result.outcome == "failure"
+    assert [t.verdict for t in result.tests] == ["pass", "pass", "failure"]
+    assert (result.passed, result.run) == (2, 3)
+
+
+def test_crash_stops_at_the_failing_test_with_its_line(judge):
+    result = judge_one(judge, ADD_CALL, """
+        def helper(x):
+            return 10 // x
+        def add(a, b):
+            if a == 2:
+                return helper(0)
+            return a + b
+    """)
+    assert result.outcome == "runtime_error"
+    assert [t.verdict for t in result.tests] == ["pass", "runtime_error"]
+    assert (result.error.type, result.error.line) == ("ZeroDivisionError", 3)
+
+
+def test_error_line_is_in_the_program_not_the_harness(judge):
+    result = judge_one(judge, ADD_STDIO, "import sys\n\nvalues = sys.stdin.read().split()\nprint(values[5])\n")
+    assert (result.outcome, result.error.type, result.error.line) == ("runtime_error", "IndexError", 4)
+
+
+def test_error_while_defining_the_program(judge):
+    result = judge_one(judge, ADD_ASSERT, "x = 1\ny = undefined_name\n" + ADD)
+    assert (result.outcome, result.run, result.error.type, result.error.line) == ("runtime_error", 0, "NameError", 2)
+
+
+def test_compile_error_with_line(judge):
+    result = judge_one(judge, ADD_ASSERT, "def add(a, b):\n    return a +\n")
+    assert (result.outcome, result.error.type, result.error.line, result.run) == ("compile_error", "SyntaxError", 2, 0)
+
+
+def test_missing_function_is_a_failure_not_a_crash_for_assert_tests(judge):
+    result = judge_one(judge, ADD_ASSERT, "def plus(a, b):\n    return a + b\n")
+    assert result.outcome == "failure"
+    assert "NameError" in result.tests[0].detail
+
+
+def test_missing_function_for_call_tests(judge):
+    result = judge_one(judge, ADD_CALL, "def plus(a, b):\n    return a + b\n")
+    assert (result.outcome, result.error.type) == ("runtime_error", "NameError")
+
+
+def test_class_solution_method(judge):
+    problem = Problem("leet", "", CallTests("twice", (CallCase((2,), 4), CallCase(([1],), [[1, 1]])),
+                                            class_name="Solution"))
+    result = judge_one(judge, problem, """
+        class Solution:
+            def twice(self, x):
+                return x * 2 if isinstance(x, int) else (x * 2,)
+    """)
+    assert result.outcome == "pass"
+
+
+def test_program_objects_built_by_test_code(judge):
+    """MBPP 367-style setup code builds the program's own classes."""
+    problem = Problem("tree", "", AssertTests(("assert depth(root) == 3", "assert depth(Node(1)) == 1"),
+                                              setup_code="root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\n"))
+    result = judge_one(judge, problem, """
+        class Node:
+            def __init__(self, value):
+                self.value, self.left, self.right = value, None, None
+        def depth(node):
+            return 0 if node is None else 1 + max(depth(node.left), depth(node.right))
+    """)
+    assert result.outcome == "pass"
+
+
+def test_in_place_changes_reach_the_test(judge):
+    problem = Problem("sort", "", AssertTests(("data = [3, 1, 2]\nsort_in_place(data)\nassert data == [1, 2, 3]",)))
+    assert judge_one(judge, problem, "def sort_in_place(xs):\n    xs.sort()\n").outcome == "pass"
+
+
+def test_stdio_exit_codes(judge):
+    assert judge_one(judge, ADD_STDIO, "import sys\n" + ADD_MAIN + "sys.exit(0)\n").outcome == "pass"
+    result = judge_one(judge, ADD_STDIO, "import sys\nsys.exit(3)\n")
+    assert (result.outcome, result.error.type) == ("runtime_error", "EarlyExit")
+
+
+def test_stdio_program_that_only_compiles_inside_a_function(judge):
+    """APPS runs standard-input programs as a function body; a top-level return is legal there."""
+    result = judge_one(judge, ADD_STDIO, "a, b = map(int, input().split())\nprint(a + b)\nif a:\n    return\nprint('x')\n")
+    assert result.outcome == "pass"
+
+
+def test_timeout_covers_all_tests(judge):
+    result = judge_one(judge, ADD_STDIO, "import time\ntime.sleep(2)\n" + ADD_MAIN)
+    assert result.outcome == "timeout"
+    assert [t.verdict for t in result.tests] == ["pass", "timeout"]
+
+
+def test_result_json_round_trip(judge):
+    result = judge_one(judge, ADD_CALL, "def add(a, b):\n    print('debug', a)\n    return a - b + 2 * b\n")
+    data = json.loads(json.dumps(result.to_dict()))
+    assert JudgeResult.from_dict(data) == result
+    assert data["outcome"] == "pass" and data["stdout"].startswith("debug 1")
+    assert set(data) >= {"outcome", "passed", "run", "total", "tests", "error", "stdout", "stderr", "duration_s"}
+
+
+def test_many_programs_keep_input_order(judge):
+    sources = [f"def add(a, b):\n    return a + b + {i % 3}\n" for i in range(30)]
+    results = judge.run([Submission(ADD_ASSERT, s) for s in sources])
+    assert [r.outcome for r in results] == ["pass" if i % 3 == 0 else "failure" for i in range(30)]
+
+
+def test_no_sandbox_mode_still_limits(monkeypatch):
+    with Judge(JudgeConfig(timeout_s=1.0, workers=1, isolation="none")) as j:
+        assert "NO SANDBOX" in j.isolation
+        results = j.run([Submission(ADD_ASSERT, ADD), Submission(ADD_ASSERT, "while True:\n    pass\n"),
+                         Submission(ADD_ASSERT, "def add(a, b):\n    return bytearray(8 << 30)\n")])
+    assert [r.outcome for r in results] == ["pass", "timeout", "runtime_error"]
+
+
+@pytest.mark.parametrize("actual,expected,ok", [
+    ([1, 2], [1, 2], True),
+    ((1, 2), [1, 2], True),
+    ([(1, 2)], [[1, 2]], True),
+    (5, [5], True),
+    (5, [6], False),
+    ({1: "a"}, {"1": "a"}, True),
+    (1.0, 1, True),
+    ("5", 5, False),
+    (None, [], False),
+])
+def test_call_comparison_rules(actual, expected, ok):
+    assert call_output_matches(actual, expected) is ok
+
+
+@pytest.mark.parametrize("actual,expected,ok", [
+    ("3\n", "3\n", True),
+    ("3", "3\n", True),
+    ("1 2\n3\n\n", "1\n2 3", True),
+    ("0.333333", "0.3333333333", True),
+    ("0.33", "0.3333333333", False),
+    ("YES", "yes", False),
+    ("1 2", "1 2 3", False),
+    ("1e3", "1000", True),
+    ("abc 1.0", "abc 1", True),
+])
+def test_stdout_comparison_rules(actual, expected, ok):
+    assert stdout_matches(actual, expected) is ok
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -7, 10 ** 5000, 1.5, float("inf"), "ünïcode", b"\x00\xff", 2 + 3j,
+    [1, [2, (3, 4)]], (1,), {1, 2}, frozenset({"a"}), {"a": 1, "$t": 2}, {(1, 2): [3]}, {1: {2: 3}}, int, str,
+])
+def test_plain_data_round_trip(value):
+    assert plaindata.from_json(json.loads(plaindata.dumps(plaindata.to_json(value)))) == value
+
+
+def test_plain_data_refuses_objects_and_keeps_only_data_of_subclasses():
+    class Always(int):
+        def __eq__(self, other):
+            return True
+    with pytest.raises(plaindata.NotPlainData):
+        plaindata.to_json(object())
+    encoded = plaindata.to_json(Always(4))
+    assert encoded == 4 and type(encoded) is int
