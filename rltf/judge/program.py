@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import sys
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -52,8 +53,8 @@ class ObjectTable:
         return self._objects[handle]
 
 
-def serve(preamble, code, rpc_in: int, rpc_out: int) -> None:
-    """Define the program, tell the worker its names, then answer requests until told to stop."""
+def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list) -> None:
+    """Define the program, tell the worker its names, make the predicted calls, then answer requests."""
     namespace = fresh_namespace("__rltf_program__")
     table = ObjectTable()
     try:
@@ -65,12 +66,39 @@ def serve(preamble, code, rpc_in: int, rpc_out: int) -> None:
         channel.send(rpc_out, {"raised": error_info(exc)})
         return
     _flush_output()
-    channel.send(rpc_out, {"names": _program_names(namespace, given, table)})
+    names = _program_names(namespace, given, table)
+    channel.send(rpc_out, {"names": names})
+    _make_planned_calls(plan, namespace, names, table, rpc_out)
     while True:
         request = channel.recv(rpc_in)
         answer = _answer(request, namespace, table)
         _flush_output()
         channel.send(rpc_out, answer)
+
+
+def _make_planned_calls(plan: list, namespace: dict[str, Any], names: dict[str, Any], table: ObjectTable,
+                        rpc_out: int) -> None:
+    """Stream each predicted call's value; stop at a crash or at a name the program lacks."""
+    instances: dict[str, Any] = {}
+    for call in plan:
+        owner = call.target[0]
+        if owner not in names:
+            return
+        started = time.perf_counter()
+        try:
+            function = namespace[owner]
+            if len(call.target) == 2:
+                if owner not in instances:
+                    instances[owner] = function()
+                function = getattr(instances[owner], call.target[1])
+            value = function(*plaindata.from_json(call.args))
+            reply = {"value": plaindata.to_json(value, table.handle_for), "t": time.perf_counter() - started}
+        except BaseException as exc:
+            reply = {"raised": error_info(exc), "t": time.perf_counter() - started}
+        _flush_output()
+        channel.send(rpc_out, reply)
+        if "raised" in reply:
+            return
 
 
 def _flush_output() -> None:

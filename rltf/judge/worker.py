@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import os
 import traceback
 import warnings
-import select
 import shutil
 import signal
 import sys
@@ -24,220 +24,17 @@ from typing import Any, Callable
 
 from . import channel, plaindata, program
 from .compare import call_output_matches, stdout_matches
-from .confine import Limits, become_subreaper, confine
+from .confine import Limits, become_subreaper, clean_environment, confine
+from .plan import PlannedCall, assert_plan, call_plan
+from .process import Capture, ProgramProcess, ProgramStopped, ended_early
+from .session import PlanDiverged, Session
 
 EXCERPT = 2000
 _COMMON_MODULES = (
     "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
     "typing", "random", "statistics", "fractions", "decimal", "copy", "operator",
-    "datetime", "json", "hashlib", "array", "cmath", "numbers", "textwrap", "queue",
+    "datetime", "json", "array", "cmath", "numbers", "textwrap", "queue",
 )
-
-
-class ProgramStopped(BaseException):
-    """The program can no longer answer: it crashed, exited, timed out or flooded output.
-
-    A BaseException so that a test's ``except Exception`` cannot swallow it.
-    """
-
-    def __init__(self, verdict: str, error: dict[str, Any]):
-        super().__init__(error["message"])
-        self.verdict, self.error = verdict, error
-
-
-@dataclass
-class Capture:
-    """Bounded stdout/stderr of the program; going past the bound stops it."""
-
-    limit: int
-    data: dict[str, bytearray] = field(default_factory=dict)
-
-    def add(self, stream: str, chunk: bytes) -> bool:
-        buf = self.data.setdefault(stream, bytearray())
-        buf += chunk
-        return len(buf) <= self.limit
-
-    def text(self, stream: str, limit: int | None = None) -> str:
-        raw = bytes(self.data.get(stream, b""))
-        return raw[: limit or len(raw)].decode("utf-8", "replace")
-
-
-class ProgramProcess:
-    """One forked program process and the worker's pipes to it."""
-
-    def __init__(self, pid: int, rpc_out: int | None, rpc_in: int | None, out_fd: int, err_fd: int,
-                 deadline: float, capture: Capture):
-        self.pid, self.rpc_out, self.rpc_in = pid, rpc_out, rpc_in
-        self.out_fd, self.err_fd = out_fd, err_fd
-        self.deadline, self.capture = deadline, capture
-        self.pidfd = os.pidfd_open(pid)
-        self.frames = channel.FrameBuffer()
-        self.status: int | None = None
-
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        with suppress(OSError):  # a program that is gone is reported by wait_frame()
-            channel.send(self.rpc_out, message)
-        return self.wait_frame()
-
-    def wait_frame(self) -> dict[str, Any]:
-        while True:
-            ready, frame = self.frames.pop()
-            if ready:
-                return frame
-            self._pump(expect_frame=True)
-
-    def wait_exit(self) -> int:
-        while self.status is None:
-            self._pump(expect_frame=False)
-        return self.status
-
-    def _pump(self, expect_frame: bool) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise ProgramStopped("timeout", {"type": "Timeout", "message": "wall-clock limit reached", "line": None})
-        fds = [self.out_fd, self.err_fd, self.pidfd] + ([self.rpc_in] if self.rpc_in is not None else [])
-        readable, _, _ = select.select(fds, [], [], left)
-        exited = self.pidfd in readable
-        for fd in fds if exited else readable:
-            if fd != self.pidfd:
-                self._drain(fd, until_empty=exited)
-        if exited:
-            _, self.status = os.waitpid(self.pid, 0)
-            if expect_frame and not self.frames.has_frame():
-                raise ProgramStopped("runtime_error", _ended_early(self.status))
-
-    def _drain(self, fd: int, until_empty: bool) -> None:
-        os.set_blocking(fd, False)
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                return
-            if not chunk:
-                return
-            if fd == self.rpc_in:
-                self.frames.feed(chunk)
-            elif not self.capture.add("stdout" if fd == self.out_fd else "stderr", chunk):
-                raise ProgramStopped("runtime_error", {"type": "OutputLimitExceeded",
-                                                       "message": f"output passed {self.capture.limit} bytes",
-                                                       "line": None})
-            if not until_empty:
-                return
-
-    def close(self) -> None:
-        with suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)
-        if self.status is None:
-            with suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-                _, self.status = os.waitpid(self.pid, 0)
-        for fd in (self.rpc_out, self.rpc_in, self.out_fd, self.err_fd, self.pidfd):
-            if fd is not None:
-                with suppress(OSError):
-                    os.close(fd)
-
-
-def _ended_early(status: int) -> dict[str, Any]:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        kind = "CPUTimeLimit" if sig == signal.SIGXCPU else "Signal"
-        return {"type": kind, "message": f"killed by {name}", "line": None}
-    code = os.WEXITSTATUS(status)
-    return {"type": "EarlyExit", "message": f"exited with status {code} before the tests finished", "line": None}
-
-
-class RemoteObject:
-    """A program object, held by number. It can be called and inspected, never trusted:
-    it equals nothing but itself, so it cannot pass a comparison."""
-
-    __slots__ = ("_proc", "_handle")
-
-    def __init__(self, proc: "Session", handle: int):
-        object.__setattr__(self, "_proc", proc)
-        object.__setattr__(self, "_handle", handle)
-
-    def __call__(self, *args, **kwargs):
-        return self._proc.call(self._handle, args, kwargs)
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._proc.op({"op": "getattr", "handle": self._handle, "name": name}, AttributeError)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._proc.op({"op": "setattr", "handle": self._handle, "name": name,
-                       "value": self._proc.encode(value)}, AttributeError)
-
-    def __iter__(self):
-        return iter(self._proc.op({"op": "iter", "handle": self._handle}, TypeError))
-
-    def __len__(self) -> int:
-        return self._proc.op({"op": "len", "handle": self._handle}, TypeError)
-
-    def __bool__(self) -> bool:
-        """The program's own truth value: a constant answer, no stronger than returning True."""
-        return self._proc.op({"op": "bool", "handle": self._handle}, TypeError) is True
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RemoteObject) and other._handle == self._handle
-
-    def __hash__(self) -> int:
-        return hash(("remote", self._handle))
-
-    def __repr__(self) -> str:
-        return f"<program object #{self._handle}>"
-
-
-class Session:
-    """The worker's view of a live program: calls go out as data, values come back as data."""
-
-    def __init__(self, proc: ProgramProcess):
-        self.proc = proc
-        self.names: dict[str, Any] = {}
-
-    def start(self) -> None:
-        reply = self.proc.wait_frame()
-        if "raised" in reply:
-            raise ProgramStopped("runtime_error", reply["raised"])
-        self.names = {k: self.decode(v) for k, v in reply["names"].items()}
-
-    def decode(self, data: Any) -> Any:
-        return plaindata.from_json(data, lambda h: RemoteObject(self, h))
-
-    def encode(self, value: Any) -> Any:
-        return plaindata.to_json(value, _handle_of)
-
-    def call(self, handle: int, args: tuple, kwargs: dict) -> Any:
-        reply = self.proc.request({"op": "call", "handle": handle, "args": self.encode(list(args)),
-                                   "kwargs": self.encode(kwargs)})
-        if "raised" in reply:
-            raise ProgramStopped("runtime_error", reply["raised"])
-        for sent, back in zip(args, reply.get("args", ())):
-            if back is not None:
-                _copy_into(sent, self.decode(back))
-        return self.decode(reply["value"])
-
-    def op(self, message: dict[str, Any], local_error: type[Exception]) -> Any:
-        """Inspection that fails is the test's problem (a wrong answer), not a program crash."""
-        reply = self.proc.request(message)
-        if "raised" in reply:
-            raise local_error(reply["raised"]["message"])
-        return self.decode(reply["value"])
-
-
-def _handle_of(value: Any) -> int:
-    if isinstance(value, RemoteObject):
-        return object.__getattribute__(value, "_handle")
-    raise plaindata.NotPlainData(f"cannot send a {type(value).__name__} to the program")
-
-
-def _copy_into(sent: Any, back: Any) -> None:
-    if isinstance(sent, list) and isinstance(back, list):
-        sent[:] = back
-    elif isinstance(sent, (dict, set)) and type(back) is type(sent):
-        sent.clear()
-        sent.update(back)
 
 
 @dataclass
@@ -249,13 +46,14 @@ class Verdicts:
     error: dict[str, Any] | None = None
     stopped: str | None = None
 
-    def add(self, verdict: str, started: float, detail: str = "") -> None:
+    def add(self, verdict: str, started: float, detail: str = "", extra_s: float = 0.0) -> None:
+        """``extra_s``: time the program spent on this test's calls before the test asked for them."""
         self.tests.append({"index": len(self.tests), "verdict": verdict,
-                           "time_s": round(time.monotonic() - started, 6), "detail": detail[:EXCERPT]})
+                           "time_s": round(time.monotonic() - started + extra_s, 6), "detail": detail[:EXCERPT]})
 
-    def stop(self, exc: ProgramStopped, started: float | None) -> None:
+    def stop(self, exc: ProgramStopped, started: float | None, extra_s: float = 0.0) -> None:
         if started is not None:
-            self.add(exc.verdict, started, exc.error["message"])
+            self.add(exc.verdict, started, exc.error["message"], extra_s)
         self.error, self.stopped = exc.error, exc.verdict
 
     def outcome(self) -> str:
@@ -268,10 +66,9 @@ class Verdicts:
 class Worker:
     """Serves jobs from the host: one program at a time, each in a fresh forked process."""
 
-    def __init__(self, uid: int | None, scratch_root: str, private_pids: bool):
-        self.uid, self.scratch_root, self.private_pids = uid, scratch_root, private_pids
+    def __init__(self, uid: int | None, scratch: str, private_pids: bool):
+        self.uid, self.scratch, self.private_pids = uid, scratch, private_pids
         self.specs: dict[str, dict[str, Any]] = {}
-        self.jobs = 0
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
@@ -289,36 +86,45 @@ class Worker:
             code = _compile_program(source, spec["style"])
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
+        if spec["style"] == "stdio":
+            verdicts, capture = self._attempt(self._run_stdio, code, spec, limits, total, None)
+            return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
+        try:
+            verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, spec["plan"])
+        except PlanDiverged:
+            verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, [])
+        return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
+
+    def _attempt(self, run, code, spec, limits: Limits, total: int, plan) -> tuple["Verdicts", Capture]:
         verdicts, capture = Verdicts(total), Capture(limits.max_output_bytes)
         scratch = self._scratch()
         try:
-            if spec["style"] == "stdio":
-                self._run_stdio(code, spec, limits, scratch, verdicts, capture)
+            if plan is None:
+                run(code, spec, limits, scratch, verdicts, capture)
             else:
-                self._run_session(code, spec, limits, scratch, verdicts, capture)
+                run(code, spec, limits, scratch, verdicts, capture, plan)
         finally:
             self._clean_up(scratch)
-        return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
+        return verdicts, capture
 
     def _scratch(self) -> str:
-        self.jobs += 1
-        path = os.path.join(self.scratch_root, f"job-{self.jobs}")
-        os.mkdir(path, 0o700)
-        if self.uid is not None:
-            os.chown(path, self.uid, self.uid)
-        return path
+        """One fixed path, emptied between programs, so the environment can name it once."""
+        if not os.path.isdir(self.scratch):
+            os.mkdir(self.scratch, 0o700)
+            if self.uid is not None:
+                os.chown(self.scratch, self.uid, self.uid)
+        os.chmod(self.scratch, 0o700)
+        return self.scratch
 
     def _fork(self, limits: Limits, scratch: str, fds: dict[int, int], deadline: float,
               capture: Capture, body: Callable[[], None], rpc: tuple[int | None, int | None]) -> ProgramProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             try:
                 confine(limits, scratch, {**fds, 1: out_w, 2: err_w}, self.uid)
-                sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
-                sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-                sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
                 body()
             except BaseException:
                 traceback.print_exc()
@@ -329,17 +135,18 @@ class Worker:
         os.close(err_w)
         return ProgramProcess(pid, rpc[0], rpc[1], out_r, err_r, deadline, capture)
 
-    def _run_session(self, code, spec, limits, scratch, verdicts: Verdicts, capture: Capture) -> None:
+    def _run_session(self, code, spec, limits, scratch, verdicts: Verdicts, capture: Capture,
+                     plan: list[PlannedCall]) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDONLY)
         deadline = time.monotonic() + limits.timeout_s
         proc = self._fork(limits, scratch, {0: devnull, 3: to_child_r, 4: from_child_w}, deadline, capture,
-                          lambda: program.serve(spec["preamble"], code, 3, 4), (to_child_w, from_child_r))
+                          lambda: program.serve(spec["preamble"], code, 3, 4, plan), (to_child_w, from_child_r))
         for fd in (to_child_r, from_child_w, devnull):
             os.close(fd)
         try:
-            session = Session(proc)
+            session = Session(proc, plan)
             try:
                 session.start()
             except ProgramStopped as exc:
@@ -391,13 +198,14 @@ class Worker:
         if ready:
             return stdout, frame
         if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
-            return stdout, _ended_early(status) | {"message": _exit_message(status)}
+            return stdout, ended_early(status) | {"message": _exit_message(status)}
         return stdout, None
 
     def _clean_up(self, scratch: str) -> None:
         """Kill whatever the program left running, then remove its files."""
         self._kill_strays()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if os.listdir(scratch):
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _kill_strays(self) -> None:
         for _ in range(1000):
@@ -436,7 +244,7 @@ def _children_of(parent: int) -> list[int]:
 
 def _exit_message(status: int) -> str:
     if os.WIFSIGNALED(status):
-        return _ended_early(status)["message"]
+        return ended_early(status)["message"]
     return f"exited with status {os.WEXITSTATUS(status)}"
 
 
@@ -446,42 +254,25 @@ def _keep_excerpt(capture: Capture, test_capture: Capture) -> None:
 
 
 def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
-    started = time.monotonic()
-    try:
-        function = _call_target(session, spec)
-    except ProgramStopped as exc:
-        verdicts.stop(exc, None)
+    """Every call was predicted: the program made them as soon as it was defined."""
+    defined = spec.get("class_name") or spec["fn_name"]
+    if defined not in session.names:
+        kind = "class" if spec.get("class_name") else "function"
+        error = {"type": "NameError", "message": f"the program defines no {kind} {defined!r}", "line": None}
+        verdicts.stop(ProgramStopped("runtime_error", error), None)
         return
-    except (NameError, AttributeError) as exc:
-        verdicts.stop(ProgramStopped("runtime_error", {"type": type(exc).__name__, "message": str(exc),
-                                                        "line": None}), None)
-        return
-    for args, expected in spec["cases"]:
-        started = time.monotonic()
+    for _, expected in spec["cases"]:
+        started, before = time.monotonic(), session.planned_time
         try:
-            actual = function(*args)
+            actual = session.decode(session.next_planned()["value"])
         except ProgramStopped as exc:
-            verdicts.stop(exc, started)
+            verdicts.stop(exc, started, session.planned_time - before)
             return
-        except Exception as exc:
-            verdicts.add("failure", started, f"calling the program's {spec['fn_name']!r} raised {exc!r:.200}")
-            continue
         if call_output_matches(actual, expected):
-            verdicts.add("pass", started)
+            verdicts.add("pass", started, extra_s=session.planned_time - before)
         else:
-            verdicts.add("failure", started, f"expected {expected!r:.200}, got {actual!r:.200}")
-
-
-def _call_target(session: Session, spec: dict[str, Any]) -> Any:
-    owner = spec.get("class_name")
-    if owner:
-        if owner not in session.names:
-            raise NameError(f"the program defines no class {owner!r}")
-        instance = session.names[owner]()
-        return getattr(instance, spec["fn_name"])
-    if spec["fn_name"] not in session.names:
-        raise NameError(f"the program defines no function {spec['fn_name']!r}")
-    return session.names[spec["fn_name"]]
+            verdicts.add("failure", started, f"expected {expected!r:.200}, got {actual!r:.200}",
+                         session.planned_time - before)
 
 
 def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
@@ -495,21 +286,22 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
     except Exception as exc:
         setup_error = f"test setup raised {type(exc).__name__}: {exc}"
     for test in spec["asserts"]:
-        started = time.monotonic()
+        started, before = time.monotonic(), session.planned_time
         if setup_error:
             verdicts.add("failure", started, setup_error)
             continue
         try:
             exec(test, namespace)
         except ProgramStopped as exc:
-            verdicts.stop(exc, started)
+            verdicts.stop(exc, started, session.planned_time - before)
             return
         except AssertionError as exc:
-            verdicts.add("failure", started, f"AssertionError: {exc}" if str(exc) else "AssertionError")
+            detail = f"AssertionError: {exc}" if str(exc) else "AssertionError"
+            verdicts.add("failure", started, detail, session.planned_time - before)
         except Exception as exc:
-            verdicts.add("failure", started, f"test raised {type(exc).__name__}: {exc}")
+            verdicts.add("failure", started, f"test raised {type(exc).__name__}: {exc}", session.planned_time - before)
         else:
-            verdicts.add("pass", started)
+            verdicts.add("pass", started, extra_s=session.planned_time - before)
 
 
 def _compile_program(source: str, style: str):
@@ -547,6 +339,7 @@ def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     ``sys.modules``, so each forked program finds them already loaded.
     """
     spec = dict(spec)
+    spec["plan"] = _plan(spec)
     spec["preamble"] = compile(spec.get("preamble", ""), "<preamble>", "exec")
     with suppress(Exception):
         exec(spec["preamble"], {})
@@ -556,6 +349,14 @@ def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     elif spec["style"] == "call":
         spec["cases"] = [(plaindata.from_json(a), plaindata.from_json(e)) for a, e in spec["cases"]]
     return spec
+
+
+def _plan(spec: dict[str, Any]) -> list[PlannedCall]:
+    if spec["style"] == "call":
+        return call_plan(spec["fn_name"], spec.get("class_name"), spec["cases"])
+    if spec["style"] == "assert":
+        return assert_plan(spec.get("setup_code", ""), spec["asserts"])
+    return []
 
 
 def _compile_error(exc: BaseException) -> dict[str, Any]:
@@ -588,9 +389,13 @@ def main() -> None:
     warnings.simplefilter("ignore", SyntaxWarning)
     for name in _COMMON_MODULES:
         __import__(name)
-    scratch_root = config["scratch_root"]
-    os.makedirs(scratch_root, exist_ok=True)
-    worker = Worker(config.get("uid"), scratch_root, config.get("private_pids", False))
+    os.makedirs(config["scratch_root"], exist_ok=True)
+    if config.get("uid") is not None:
+        os.chmod(config["scratch_root"], 0o711)
+    scratch = os.path.join(config["scratch_root"], "scratch")
+    os.environ.clear()
+    os.environ.update(clean_environment(scratch))
+    worker = Worker(config.get("uid"), scratch, config.get("private_pids", False))
     channel.send(proto_out, {"ready": True, "pid": os.getpid()})
     while True:
         try:
