@@ -13,11 +13,11 @@ MAX_FRAME = 256 << 20
 
 
 class ChannelClosed(EOFError):
-    pass
+    """The other end is gone (a program that died, a worker that was killed)."""
 
 
 class FrameTooLarge(ValueError):
-    pass
+    """A frame header announcing more than ``MAX_FRAME`` bytes: a broken or hostile sender."""
 
 
 def send(fd: int, message: Any) -> None:

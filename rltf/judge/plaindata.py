@@ -26,7 +26,7 @@ MAX_DEPTH = 200
 
 
 class NotPlainData(TypeError):
-    pass
+    """A value that cannot cross the boundary as data (and no handle was allowed)."""
 
 
 def to_json(value: Any, handle_for: Callable[[Any], int] | None = None) -> Any:
