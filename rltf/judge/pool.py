@@ -54,8 +54,11 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class Submission:
+    """``record_outputs`` keeps each test's actual output in the result (for oracles)."""
+
     problem: Problem
     program: str
+    record_outputs: bool = False
 
 
 def test_spec(problem: Problem) -> dict[str, Any]:
@@ -189,7 +192,8 @@ class Judge:
             key = _problem_key(sub.problem)
             if key not in specs:
                 specs[key] = test_spec(sub.problem)
-            self._jobs.put((batch, i, {"id": i, "key": key, "program": sub.program, "limits": limits}, specs[key]))
+            job = {"id": i, "key": key, "program": sub.program, "limits": limits, "record": sub.record_outputs}
+            self._jobs.put((batch, i, job, specs[key]))
         batch.done.wait()
         if batch.failure is not None:
             raise RltfError(f"the judge failed: {batch.failure}") from batch.failure

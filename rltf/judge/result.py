@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from . import plaindata
+
 Outcome = Literal["pass", "failure", "runtime_error", "compile_error", "timeout"]
 Verdict = Literal["pass", "failure", "runtime_error", "timeout"]
 OUTCOMES: tuple[Outcome, ...] = ("pass", "failure", "runtime_error", "compile_error", "timeout")
@@ -26,10 +28,13 @@ class ProgramError:
 
 @dataclass(frozen=True)
 class TestVerdict:
+    """``output`` is the program's actual output, kept only when the submission asked for it."""
+
     index: int
     verdict: Verdict
     time_s: float
     detail: str = ""
+    output: Any = None
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,24 @@ class JudgeResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "JudgeResult":
+        """Also reads the worker's wire format, where outputs are tagged plain data."""
         error = data.get("error")
         return cls(
             outcome=data["outcome"],
             passed=data["passed"],
             run=data["run"],
             total=data["total"],
-            tests=tuple(TestVerdict(**t) for t in data.get("tests", ())),
+            tests=tuple(_verdict(t) for t in data.get("tests", ())),
             error=ProgramError(**error) if error else None,
             stdout=data.get("stdout", ""),
             stderr=data.get("stderr", ""),
             duration_s=data.get("duration_s", 0.0),
             notes=tuple(data.get("notes", ())),
         )
+
+
+def _verdict(data: dict[str, Any]) -> TestVerdict:
+    data = dict(data)
+    if "output" in data and isinstance(data["output"], dict) and "plain" in data["output"]:
+        data["output"] = plaindata.from_json(data["output"]["plain"])
+    return TestVerdict(**data)

@@ -42,14 +42,21 @@ class Verdicts:
     """Per-test outcomes as they happen; the first crash or timeout ends the run."""
 
     total: int
+    record: bool = False
     tests: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     stopped: str | None = None
 
-    def add(self, verdict: str, started: float, detail: str = "", extra_s: float = 0.0) -> None:
-        """``extra_s``: time the program spent on this test's calls before the test asked for them."""
-        self.tests.append({"index": len(self.tests), "verdict": verdict,
-                           "time_s": round(time.monotonic() - started + extra_s, 6), "detail": detail[:EXCERPT]})
+    def add(self, verdict: str, started: float, detail: str = "", extra_s: float = 0.0, output: Any = None) -> None:
+        """``extra_s``: time the program spent on this test's calls before the test asked for them.
+
+        ``output`` travels only when recording was asked for, as tagged plain data.
+        """
+        entry = {"index": len(self.tests), "verdict": verdict,
+                 "time_s": round(time.monotonic() - started + extra_s, 6), "detail": detail[:EXCERPT]}
+        if self.record:
+            entry["output"] = {"plain": output}
+        self.tests.append(entry)
 
     def stop(self, exc: ProgramStopped, started: float | None, extra_s: float = 0.0) -> None:
         if started is not None:
@@ -69,6 +76,7 @@ class Worker:
     def __init__(self, uid: int | None, scratch: str, private_pids: bool):
         self.uid, self.scratch, self.private_pids = uid, scratch, private_pids
         self.specs: dict[str, dict[str, Any]] = {}
+        self.record = False
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
@@ -76,6 +84,7 @@ class Worker:
             self.specs[job["key"]] = _prepare_spec(job["spec"])
         spec = self.specs[job["key"]]
         limits = Limits(**job["limits"])
+        self.record = bool(job.get("record"))
         result = self._judge(job["program"], spec, limits)
         result["duration_s"] = round(time.monotonic() - started, 6)
         return result
@@ -96,7 +105,7 @@ class Worker:
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
     def _attempt(self, run, code, spec, limits: Limits, total: int, plan) -> tuple["Verdicts", Capture]:
-        verdicts, capture = Verdicts(total), Capture(limits.max_output_bytes)
+        verdicts, capture = Verdicts(total, self.record), Capture(limits.max_output_bytes)
         scratch = self._scratch()
         try:
             if plan is None:
@@ -176,9 +185,9 @@ class Worker:
                 verdicts.stop(ProgramStopped("runtime_error", error), started)
                 return
             if stdout_matches(stdout, expected):
-                verdicts.add("pass", started)
+                verdicts.add("pass", started, output=stdout)
             else:
-                verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}")
+                verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}", output=stdout)
 
     def _run_main_once(self, preamble, code, stdin_text: str, limits, scratch, deadline, capture):
         stdin_fd = os.memfd_create("stdin")
@@ -268,11 +277,19 @@ def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> N
         except ProgramStopped as exc:
             verdicts.stop(exc, started, session.planned_time - before)
             return
+        output = _plain_or_none(actual) if verdicts.record else None
         if call_output_matches(actual, expected):
-            verdicts.add("pass", started, extra_s=session.planned_time - before)
+            verdicts.add("pass", started, "", session.planned_time - before, output)
         else:
             verdicts.add("failure", started, f"expected {expected!r:.200}, got {actual!r:.200}",
-                         session.planned_time - before)
+                         session.planned_time - before, output)
+
+
+def _plain_or_none(value: Any) -> Any:
+    try:
+        return plaindata.to_json(value)
+    except plaindata.NotPlainData:
+        return None
 
 
 def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
