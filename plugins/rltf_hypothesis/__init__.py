@@ -1,0 +1,1 @@
+"""More diverse tests: Hypothesis-generated inputs, expected outputs from the reference solution."""

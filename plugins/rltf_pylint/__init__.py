@@ -1,0 +1,1 @@
+"""Static-analysis feedback from pylint, as rewards on the lines of each message."""
