@@ -39,6 +39,10 @@ class Reward:
 
     Lines are 1-based and inclusive; characters are 0-based offsets into the program text,
     end exclusive. A span reward carries both, and they agree.
+
+    ``rescale`` asks the learner to multiply the span's per-token term by
+    ``program tokens / span tokens`` (RLTF's alpha), so that a short span weighs as much as
+    a whole-program reward; only the learner knows token counts.
     """
 
     provider: str
@@ -48,6 +52,7 @@ class Reward:
     end_line: int | None = None
     start_char: int | None = None
     end_char: int | None = None
+    rescale: bool = False
 
     @property
     def whole_program(self) -> bool:
@@ -59,13 +64,13 @@ class Reward:
 
     @classmethod
     def on_lines(cls, provider: str, kind: str, value: float, program: str, start_line: int,
-                 end_line: int | None = None) -> "Reward":
+                 end_line: int | None = None, rescale: bool = False) -> "Reward":
         """Lines outside the program are clamped to it (a traceback may point past a cut-off end)."""
         spans = line_spans(program)
         end_line = start_line if end_line is None else end_line
         first = min(max(start_line, 1), len(spans))
         last = min(max(end_line, first), len(spans))
-        return cls(provider, kind, float(value), first, last, spans[first - 1][0], spans[last - 1][1])
+        return cls(provider, kind, float(value), first, last, spans[first - 1][0], spans[last - 1][1], rescale)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
