@@ -12,12 +12,12 @@ import ast
 import builtins
 import gc
 import os
-import traceback
-import warnings
 import shutil
 import signal
 import sys
 import time
+import traceback
+import warnings
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -96,7 +96,7 @@ class Worker:
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
         if spec["style"] == "stdio":
-            verdicts, capture = self._attempt(self._run_stdio, code, spec, limits, total, None)
+            verdicts, capture = self._attempt(self._run_stdio, code, spec, limits, total)
             return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
         try:
             verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, spec["plan"])
@@ -104,14 +104,13 @@ class Worker:
             verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, [])
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
-    def _attempt(self, run, code, spec, limits: Limits, total: int, plan) -> tuple["Verdicts", Capture]:
+    def _attempt(self, run: Callable[..., None], code, spec, limits: Limits, total: int,
+                 *plan: list[PlannedCall]) -> tuple["Verdicts", Capture]:
+        """One run of the program in a fresh scratch directory, cleaned up whatever happens."""
         verdicts, capture = Verdicts(total, self.record), Capture(limits.max_output_bytes)
         scratch = self._scratch()
         try:
-            if plan is None:
-                run(code, spec, limits, scratch, verdicts, capture)
-            else:
-                run(code, spec, limits, scratch, verdicts, capture, plan)
+            run(code, spec, limits, scratch, verdicts, capture, *plan)
         finally:
             self._clean_up(scratch)
         return verdicts, capture
