@@ -195,3 +195,8 @@ def test_plain_data_refuses_objects_and_keeps_only_data_of_subclasses():
         plaindata.to_json(object())
     encoded = plaindata.to_json(Always(4))
     assert encoded == 4 and type(encoded) is int
+
+
+def test_wrong_number_of_arguments_blames_the_def_line(judge):
+    result = judge_one(judge, ADD_CALL, "import math\n\ndef add(a):\n    return a\n")
+    assert (result.outcome, result.error.type, result.error.line) == ("runtime_error", "TypeError", 3)

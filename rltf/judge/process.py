@@ -71,7 +71,7 @@ class ProgramProcess:
 
     def _pump(self, expect_frame: bool) -> None:
         if self.status is not None:
-            raise ProgramStopped("runtime_error", ended_early(self.status))
+            raise stopped_by(self.status)
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise ProgramStopped("timeout", {"type": "Timeout", "message": "wall-clock limit reached", "line": None})
@@ -84,7 +84,7 @@ class ProgramProcess:
         if exited:
             _, self.status = os.waitpid(self.pid, 0)
             if expect_frame and not self.frames.has_frame():
-                raise ProgramStopped("runtime_error", ended_early(self.status))
+                raise stopped_by(self.status)
 
     def _drain(self, fd: int, until_empty: bool) -> None:
         os.set_blocking(fd, False)
@@ -115,6 +115,12 @@ class ProgramProcess:
             if fd is not None:
                 with suppress(OSError):
                     os.close(fd)
+
+
+def stopped_by(status: int) -> ProgramStopped:
+    """A process that ended before answering; running out of CPU time is a timeout."""
+    error = ended_early(status)
+    return ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
 
 
 def ended_early(status: int) -> dict[str, Any]:

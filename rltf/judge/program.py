@@ -19,14 +19,21 @@ PROGRAM_FILENAME = "<program>"
 MESSAGE_LIMIT = 1000
 
 
-def error_info(exc: BaseException) -> dict[str, Any]:
-    """Exception type, message and the innermost line of the program in its traceback."""
+def error_info(exc: BaseException, callee: Any = None) -> dict[str, Any]:
+    """Exception type, message and the innermost line of the program in its traceback.
+
+    A call that fails before any of the program's lines runs (wrong number of arguments)
+    is blamed on the ``def`` line of the program's function that was called.
+    """
     line = None
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == PROGRAM_FILENAME:
             line = tb.tb_lineno
         tb = tb.tb_next
+    code = getattr(callee, "__code__", None)
+    if line is None and code is not None and code.co_filename == PROGRAM_FILENAME:
+        line = code.co_firstlineno
     try:
         message = str(exc)[:MESSAGE_LIMIT]
     except BaseException:
@@ -85,6 +92,7 @@ def _make_planned_calls(plan: list, namespace: dict[str, Any], names: dict[str, 
         if owner not in names:
             return
         started = time.perf_counter()
+        function = None
         try:
             function = namespace[owner]
             if len(call.target) == 2:
@@ -94,7 +102,7 @@ def _make_planned_calls(plan: list, namespace: dict[str, Any], names: dict[str, 
             value = function(*plaindata.from_json(call.args))
             reply = {"value": plaindata.to_json(value, table.handle_for), "t": time.perf_counter() - started}
         except BaseException as exc:
-            reply = {"raised": error_info(exc), "t": time.perf_counter() - started}
+            reply = {"raised": error_info(exc, function), "t": time.perf_counter() - started}
         _flush_output()
         channel.send(rpc_out, reply)
         if "raised" in reply:
@@ -119,6 +127,7 @@ def _program_names(namespace: dict[str, Any], given: dict[str, Any], table: Obje
 
 
 def _answer(request: dict[str, Any], namespace: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
+    target = None
     try:
         target = table.resolve(request["handle"])
         op = request["op"]
@@ -138,7 +147,7 @@ def _answer(request: dict[str, Any], namespace: dict[str, Any], table: ObjectTab
             return {"value": bool(target)}
         return {"value": plaindata.to_json(len(target), table.handle_for)}
     except BaseException as exc:
-        return {"raised": error_info(exc)}
+        return {"raised": error_info(exc, target)}
 
 
 def _mutable_args_back(args: list[Any], table: ObjectTable) -> list[Any]:

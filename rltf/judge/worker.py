@@ -181,7 +181,8 @@ class Worker:
                 return
             _keep_excerpt(capture, test_capture)
             if error is not None:
-                verdicts.stop(ProgramStopped("runtime_error", error), started)
+                verdict = "timeout" if error["type"] == "CPUTimeLimit" else "runtime_error"
+                verdicts.stop(ProgramStopped(verdict, error), started)
                 return
             if stdout_matches(stdout, expected):
                 verdicts.add("pass", started, output=stdout)
