@@ -53,7 +53,9 @@ def rltf_score(samples: Sequence[JudgedSample], options: Mapping[str, Any]) -> l
     Every reward's ``provider`` must be the provider's ``name``; ``kind`` says which of
     its signals it is (``"coarse"``, ``"fine"``, ``"adaptive"``, ``"convention"``...).
     A provider that raises is reported by name with the sample it failed on; by default
-    the run goes on without its rewards for that batch and counts the failure.
+    the run goes on without its rewards for that sample and counts the failure. Raise
+    ``rltf.errors.RltfError`` for a mistake the user must fix (an unknown option): that
+    stops the run with its message.
     """
 
 

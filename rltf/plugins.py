@@ -153,6 +153,9 @@ def _checked(provider, samples, answer) -> list[list[Reward]]:
 
 
 def _failed(provider, sample: JudgedSample, error: Exception, strict: bool, report: ScoreReport) -> None:
+    """A user error (bad options) stops the run whatever the setting: no sample would score."""
+    if isinstance(error, RltfError):
+        raise error
     message = f"feedback provider {provider.name!r} failed on sample {sample.sample_id}: {type(error).__name__}: {error}"
     if strict:
         raise ProviderError(message) from error

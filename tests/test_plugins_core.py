@@ -139,3 +139,14 @@ def test_extra_tests_keep_the_style():
     assert len(with_extra_tests(stdio, [StdioCase("2", "2")]).tests) == 2
     assert with_extra_tests(PROBLEM, ["assert f() != 2"]).tests.asserts == ("assert f() == 1", "assert f() != 2")
     assert with_extra_tests(PROBLEM, []) is PROBLEM
+
+
+def test_a_user_error_from_a_provider_stops_the_run():
+    class Picky(Constant):
+        @hookimpl
+        def rltf_score(self, samples, options):
+            raise RltfError("unknown option 'x' for feedback provider 'picky'")
+
+    plugins = registry(Picky("picky"))
+    with pytest.raises(RltfError, match="unknown option 'x'"):
+        plugins.score(plugins.select("picky"), [sample("a"), sample("b")])
