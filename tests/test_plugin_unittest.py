@@ -11,7 +11,8 @@ import pytest
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import Judge, JudgeConfig, Submission
 from rltf.judge.result import JudgeResult, ProgramError
-from rltf.plugins import Plugins, ProviderError
+from rltf.errors import RltfError
+from rltf.plugins import Plugins
 from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 from rltf_unittest import ErrorClass, UnitTestFeedback, classify
 
@@ -313,16 +314,16 @@ def test_each_granularity_can_be_switched_off(score, kind):
     ({"fine_penalty": "low"}, ["'fine_penalty'", "number"]),
 ])
 def test_bad_options_are_errors_naming_them(plugins, provider, judged, options, words):
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(RltfError) as caught:
         score_sample(plugins, provider, judged(PASSING), **options)
     for word in words:
         assert word in str(caught.value)
 
 
-def test_bad_options_are_counted_as_provider_failures_when_not_strict(plugins, provider, judged):
-    report = plugins.score(provider, [judged(PASSING)], {"unittest": {"alhpa": "one"}})
-    assert report.rewards == [[]] and report.failures["unittest"] == 1
-    assert "unknown option 'alhpa'" in report.messages[0]
+def test_bad_options_stop_the_run_even_when_not_strict(plugins, provider, judged):
+    """A misspelt option would fail every sample alike: it is the user's error, not the sample's."""
+    with pytest.raises(RltfError, match="unknown option 'alhpa'"):
+        plugins.score(provider, [judged(PASSING)], {"unittest": {"alhpa": "one"}})
 
 
 # --- spans on unicode, tabs and line endings ------------------------------------------------------
