@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
@@ -20,10 +21,14 @@ from rich.table import Table
 
 from rltf.datasets import DATASETS, load_dataset
 from rltf.errors import DataError, RltfError
+from rltf.feedback import JudgedSample, Reward
 from rltf.judge import OUTCOMES, Judge, JudgeConfig, JudgeResult, Submission
 from rltf.passk import Summary, summarize
+from rltf.plugins import Plugins, ProviderError, ReferenceOracle, parse_names
 from rltf.problems import Problem
 from rltf.progress import progress_bar
+
+log = logging.getLogger("rltf.cli")
 
 app = typer.Typer(
     help="Online reinforcement learning from unit-test feedback (RLTF) for code LLMs.",
@@ -49,9 +54,27 @@ def _user_errors(command: F) -> F:
     return run  # type: ignore[return-value]
 
 
+class _WarningLines(logging.Handler):
+    """rltf's warnings as ``warning: ...`` lines on the stderr of the moment.
+
+    Resolving stderr at each record, not once, keeps them visible when a test runner swaps
+    the streams; without a handler, Python would print bare messages with no level.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"{record.levelname.lower()}: {self.format(record)}", err=True)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("rltf")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+
+
 @app.callback()
 def main() -> None:
     """Online reinforcement learning from unit-test feedback (RLTF) for code LLMs."""
+    _show_warnings()
 
 
 # The loaders' names as choices, so `--help` lists them and a typo is a usage error.
@@ -132,17 +155,26 @@ def _write_text(path: Path, text: str) -> None:
         raise RltfError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def write_results(path: Path, rows: Sequence[CompletionRow], results: Sequence[JudgeResult]) -> None:
-    """One line per sample in input order: the user's fields, then the judge's."""
-    lines = (json.dumps({**row.fields, **result.to_dict()}, ensure_ascii=False) for row, result in zip(rows, results))
+def write_results(path: Path, rows: Sequence[CompletionRow], results: Sequence[JudgeResult],
+                  rewards: Sequence[Sequence[Reward]] | None = None) -> None:
+    """One line per sample in input order: the user's fields, then the judge's, then any rewards."""
+    lines = []
+    for index, (row, result) in enumerate(zip(rows, results)):
+        fields = {**row.fields, **result.to_dict()}
+        if rewards is not None:
+            fields["rewards"] = [reward.to_dict() for reward in rewards[index]]
+        lines.append(json.dumps(fields, ensure_ascii=False))
     _write_text(path, "".join(line + "\n" for line in lines))
 
 
-def summary_dict(summary: Summary, outcomes: Mapping[str, int]) -> dict[str, Any]:
+def summary_dict(summary: Summary, outcomes: Mapping[str, int], rewards: Mapping[str, "RewardStats"],
+                 failures: Mapping[str, int]) -> dict[str, Any]:
     return {
         **summary.overall.to_dict(),
         "by_difficulty": {group: scores.to_dict() for group, scores in summary.by_group.items()},
         "outcomes": dict(outcomes),
+        "rewards": {key: stats.mean for key, stats in rewards.items()},
+        "feedback_failures": dict(failures),
     }
 
 
@@ -166,12 +198,181 @@ def count_outcomes(results: Iterable[JudgeResult]) -> dict[str, int]:
     return {outcome: counts[outcome] for outcome in OUTCOMES}
 
 
-def judge_rows(rows: Sequence[CompletionRow], timeout_s: float, workers: int | None, err: Console) -> list[JudgeResult]:
-    submissions = [Submission(row.problem, row.problem.program(row.completion)) for row in rows]
+# Feedback providers, as every command that judges programs selects them (`eval` now, `train` later).
+
+FEEDBACK = typer.Option(
+    None, "--feedback", metavar="NAME[,NAME...]",
+    help="Feedback providers to run (see `rltf plugins`): test generators add tests before judging, "
+         "scorers add rewards to each result row.",
+)
+FEEDBACK_STRICT = typer.Option(
+    False, "--feedback-strict", help="Stop with an error when a feedback provider fails, instead of going on without it."
+)
+FEEDBACK_OPTIONS = typer.Option(
+    None, "--feedback-options", metavar="FILE.toml", dir_okay=False,
+    help='Options for the providers, one TOML table each, e.g. [unittest] alpha = "one".',
+)
+
+SCORE_BATCH = 256  # samples per rltf_score call: large enough for batched providers such as pylint
+
+
+@dataclass
+class Feedback:
+    """The providers a run selected, their options, and how often each failed."""
+
+    plugins: Plugins
+    providers: list[Any]
+    options: dict[str, dict[str, Any]]
+    strict: bool
+    failures: Counter = field(default_factory=Counter)
+
+    @property
+    def generators(self) -> list[Any]:
+        return [provider for provider in self.providers if hasattr(provider, "rltf_extra_tests")]
+
+    def failure_counts(self) -> dict[str, int]:
+        """Every selected provider, zeros included, so a clean run says so."""
+        return {provider.name: self.failures[provider.name] for provider in self.providers}
+
+    def extra_tests(self, provider: Any, problem: Problem, oracle: ReferenceOracle) -> Problem:
+        """A generator that raises costs only its own tests for this problem, unless the run is strict."""
+        try:
+            return self.plugins.extra_tests([provider], problem, oracle, self.options)
+        except Exception as error:
+            message = (f"feedback provider {provider.name!r} failed on problem {problem.task_id}: "
+                       f"{type(error).__name__}: {error}")
+            if self.strict:
+                raise ProviderError(message) from error
+            log.warning("%s (judging the problem without its tests)", message)
+            self.failures[provider.name] += 1
+            return problem
+
+    def score(self, samples: Sequence[JudgedSample], advance: Callable[[int], None]) -> list[list[Reward]]:
+        rewards: list[list[Reward]] = []
+        for start in range(0, len(samples), SCORE_BATCH):
+            batch = samples[start:start + SCORE_BATCH]
+            report = self.plugins.score(self.providers, batch, self.options, self.strict)
+            self.failures.update(report.failures)
+            rewards.extend(report.rewards)
+            advance(len(batch))
+        return rewards
+
+
+def select_feedback(names: str | None, options_file: Path | None, strict: bool) -> Feedback | None:
+    """The run's feedback, checked before any program runs; None when no provider is named.
+
+    Plugins are loaded only when asked for, so a broken third-party plugin cannot break a
+    plain evaluation.
+    """
+    if not parse_names(names):
+        return None
+    plugins = Plugins()
+    providers = list({provider.name: provider for provider in plugins.select(names)}.values())
+    return Feedback(plugins, providers, read_feedback_options(options_file, plugins.providers), strict)
+
+
+def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One table per provider; a table naming no provider is refused, as it is most likely a typo.
+
+    The tables may also sit under ``[feedback]`` (``[feedback.unittest]``), as in a run's
+    config file, so one file can serve both.
+    """
+    if path is None:
+        return {}
+    tables = _read_toml(path)
+    if set(tables) == {"feedback"} and "feedback" not in known:
+        tables = tables["feedback"]
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise DataError(path, f"expected a table of options such as [{name}], got a {type(table).__name__}",
+                            field=name)
+        if name not in known:
+            raise DataError(path, f"no feedback provider is named {name!r}; known providers: "
+                                  f"{', '.join(sorted(known)) or 'none'}", field=name)
+    return tables
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10 has no tomllib; tomli is the same parser
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise RltfError("reading --feedback-options on Python 3.10 needs the tomli package") from None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(path, f"cannot read ({getattr(error, 'strerror', None) or error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DataError(path, f"not valid TOML ({error})") from None
+
+
+def add_extra_tests(rows: Sequence[CompletionRow], feedback: Feedback, judge: Judge,
+                    err: Console) -> list[CompletionRow]:
+    """Rows whose problems carry the generators' tests, generated once per problem, not per sample."""
+    problems = {row.problem.task_id: row.problem for row in rows}
+    oracle = ReferenceOracle(judge)
+    with progress_bar("generating tests", total=len(problems), console=err) as advance:
+        for task_id, problem in problems.items():
+            for provider in feedback.generators:
+                problem = feedback.extra_tests(provider, problem, oracle)
+            problems[task_id] = problem
+            advance(1)
+    return [replace(row, problem=problems[row.problem.task_id]) for row in rows]
+
+
+def score_rows(rows: Sequence[CompletionRow], results: Sequence[JudgeResult], feedback: Feedback,
+               err: Console) -> list[list[Reward]]:
+    """Each sample's rewards; ids name the completions file's line, so a failure points at its row."""
+    samples = [JudgedSample(f"{row.problem.task_id}#{row.line}", row.problem, row.problem.program(row.completion), result)
+               for row, result in zip(rows, results)]
+    with progress_bar("scoring", total=len(samples), console=err) as advance:
+        return feedback.score(samples, advance)
+
+
+@dataclass(frozen=True)
+class RewardStats:
+    count: int
+    mean: float
+
+
+def reward_stats(rewards: Iterable[Sequence[Reward]]) -> dict[str, RewardStats]:
+    """Mean value per ``provider/kind`` over the rewards given (a kind only failing samples get averages over those)."""
+    values: dict[str, list[float]] = {}
+    for sample in rewards:
+        for reward in sample:
+            values.setdefault(f"{reward.provider}/{reward.kind}", []).append(reward.value)
+    return {key: RewardStats(len(v), sum(v) / len(v)) for key, v in sorted(values.items())}
+
+
+def rewards_table(stats: Mapping[str, RewardStats]) -> Table:
+    table = Table(title="feedback rewards")
+    table.add_column("provider/kind", justify="left")
+    table.add_column("rewards", justify="right")
+    table.add_column("mean", justify="right")
+    for key, entry in stats.items():
+        table.add_row(key, str(entry.count), f"{entry.mean:.4f}")
+    return table
+
+
+def print_feedback(console: Console, stats: Mapping[str, RewardStats], failures: Mapping[str, int]) -> None:
+    if stats:
+        console.print(rewards_table(stats))
+    console.print("feedback failures: " + ", ".join(f"{name} {count}" for name, count in failures.items()),
+                  highlight=False)
+
+
+def judge_rows(rows: Sequence[CompletionRow], timeout_s: float, workers: int | None, err: Console,
+               feedback: Feedback | None = None) -> tuple[list[CompletionRow], list[JudgeResult]]:
+    """The rows as judged (with any generated tests) and their results, in input order."""
     with Judge(JudgeConfig(timeout_s=timeout_s, workers=workers)) as judge:
         err.print(f"judge isolation: {judge.isolation}", highlight=False, soft_wrap=True)
+        if feedback is not None and feedback.generators:
+            rows = add_extra_tests(rows, feedback, judge, err)
+        submissions = [Submission(row.problem, row.problem.program(row.completion)) for row in rows]
         with progress_bar("judging", total=len(submissions), console=err) as advance:
-            return judge.run(submissions, progress=advance)
+            return list(rows), judge.run(submissions, progress=advance)
 
 
 @app.command("eval")
@@ -188,20 +389,25 @@ def eval_command(
         None, "--out", help="Write one result row per sample here (JSONL, input order).", dir_okay=False
     ),
     summary_json: Optional[Path] = typer.Option(
-        None, "--summary-json", help="Write pass@k and outcome counts here as JSON.", dir_okay=False
+        None, "--summary-json", help="Write pass@k, outcome counts and mean rewards here as JSON.", dir_okay=False
     ),
     k: str = typer.Option("1,10,100", "--k", help="Comma-separated ks; a k above some task's sample count is skipped."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.001, help="Time limit in seconds for each program."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Programs judged at once; default: all cores."),
+    feedback_names: Optional[str] = FEEDBACK,
+    feedback_strict: bool = FEEDBACK_STRICT,
+    feedback_options: Optional[Path] = FEEDBACK_OPTIONS,
 ) -> None:
     """Judge a file of completions against a benchmark's tests and report pass@k."""
     ks = parse_ks(k)
+    feedback = select_feedback(feedback_names, feedback_options, feedback_strict)
     problems = load_dataset(dataset.value, path=None if data_path is None else str(data_path))
     rows = read_completions(completions, {problem.task_id: problem for problem in problems})
     err = Console(stderr=True)
-    results = judge_rows(rows, timeout, workers, err)
+    rows, results = judge_rows(rows, timeout, workers, err, feedback)
+    rewards = score_rows(rows, results, feedback, err) if feedback is not None else None
     if out is not None:
-        write_results(out, rows, results)
+        write_results(out, rows, results, rewards)
 
     by_task: dict[str, list[bool]] = {}
     for row, result in zip(rows, results):
@@ -209,6 +415,8 @@ def eval_command(
     groups = {p.task_id: p.difficulty for p in problems if p.difficulty is not None}
     summary = summarize(by_task, ks, groups)
     outcomes = count_outcomes(results)
+    stats = reward_stats(rewards or [])
+    failures = feedback.failure_counts() if feedback is not None else {}
 
     console = Console()
     console.print(summary_table(summary))
@@ -217,5 +425,27 @@ def eval_command(
     skipped = sorted(set(ks) - set(summary.ks))
     if skipped:
         console.print(f"skipped pass@k for k = {skipped}: some task has fewer samples than k", highlight=False)
+    if feedback is not None:
+        print_feedback(console, stats, failures)
     if summary_json is not None:
-        _write_text(summary_json, json.dumps(summary_dict(summary, outcomes), indent=2) + "\n")
+        _write_text(summary_json, json.dumps(summary_dict(summary, outcomes, stats, failures), indent=2) + "\n")
+
+
+@app.command("plugins")
+@_user_errors
+def plugins_command() -> None:
+    """List the installed plugins and the feedback providers they contribute."""
+    plugins = Plugins()
+    table = Table(title="rltf plugins")
+    for column in ("plugin", "package", "version", "provider", "description"):
+        table.add_column(column, justify="left")
+    for info in plugins.describe():
+        provided = info.providers or (("-", _first_line(plugins.pm.get_plugin(info.name).__doc__)),)
+        for provider, description in provided:
+            table.add_row(info.name, info.package, info.version, provider, description)
+    Console().print(table)
+
+
+def _first_line(text: str | None) -> str:
+    """A plugin without providers is described by its docstring's summary line, if it has one."""
+    return (text or "").strip().split("\n", 1)[0]
