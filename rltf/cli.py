@@ -235,9 +235,15 @@ class Feedback:
         return {provider.name: self.failures[provider.name] for provider in self.providers}
 
     def extra_tests(self, provider: Any, problem: Problem, oracle: ReferenceOracle) -> Problem:
-        """A generator that raises costs only its own tests for this problem, unless the run is strict."""
+        """A generator that raises costs only its own tests for this problem, unless the run is strict.
+
+        ``RltfError`` is the user's to fix (bad options) and would recur on every problem, so
+        it stops the run, as it does for scorers.
+        """
         try:
             return self.plugins.extra_tests([provider], problem, oracle, self.options)
+        except RltfError:
+            raise
         except Exception as error:
             message = (f"feedback provider {provider.name!r} failed on problem {problem.task_id}: "
                        f"{type(error).__name__}: {error}")

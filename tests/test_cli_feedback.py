@@ -18,6 +18,7 @@ import rltf
 from rltf import cli
 from rltf.cli import app
 from rltf.datasets import load_dataset
+from rltf.errors import RltfError
 from rltf.feedback import Reward
 from rltf.hookspecs import hookimpl
 from rltf.plugins import Plugins
@@ -146,14 +147,16 @@ class Broken:
 
 
 class ExtraTest:
-    """Adds one assert to HumanEval/0, or fails when its options say so."""
+    """Adds one assert to HumanEval/0, or fails (``fail = "crash"``) or rejects its options (any other ``fail``)."""
 
     name, description = "extra", "adds a test"
 
     @hookimpl
     def rltf_extra_tests(self, problem, oracle, options):
-        if options.get("fail"):
+        if options.get("fail") == "crash":
             raise RuntimeError("no ideas today")
+        if "fail" in options:
+            raise RltfError(f"extra does not understand fail = {options['fail']!r}")
         return ["assert candidate([1.0, 2.0], 0.5) == False"]
 
 
@@ -226,10 +229,26 @@ def test_generated_tests_are_judged_and_a_failing_generator_costs_only_its_tests
     assert [(row["outcome"], row["total"]) for row in rows] == [("pass", total + 1), ("failure", total + 1)]
 
     options = tmp_path / "feedback.toml"
-    options.write_text("[extra]\nfail = true\n")
+    options.write_text('[extra]\nfail = "crash"\n')
     result, rows, summary = run_eval(tmp_path, "--feedback", "extra", "--feedback-options", str(options),
                                      completions=(RIGHT, WRONG))
     assert result.exit_code == 0, result.output
     assert "warning: feedback provider 'extra' failed on problem HumanEval/0: RuntimeError: no ideas today" in result.stderr
     assert [row["total"] for row in rows] == [total, total]
     assert summary["feedback_failures"] == {"extra": 1}
+
+
+@pytest.mark.parametrize(("feedback", "table", "message"), [
+    ("unittest", "[unittest]\nalfa = 1\n", "error: unknown option 'alfa' for feedback provider 'unittest'"),
+    ("extra", "[extra]\nfail = 1\n", "error: extra does not understand fail = 1"),
+])
+def test_a_provider_rejecting_its_options_stops_the_run(tmp_path, fakes, feedback, table, message):
+    options = tmp_path / "feedback.toml"
+    options.write_text(table)
+
+    result, rows, summary = run_eval(tmp_path, "--feedback", feedback, "--feedback-options", str(options))
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith(message)
+    assert "warning:" not in result.stderr
+    assert (rows, summary) == ([], None)

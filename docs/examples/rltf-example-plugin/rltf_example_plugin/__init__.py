@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 
+from rltf.errors import RltfError
 from rltf.feedback import Reward
 from rltf.hookspecs import hookimpl
 
@@ -23,6 +24,8 @@ class Prints:
 
     @hookimpl
     def rltf_score(self, samples, options):
+        if set(options) - {"penalty"}:  # RltfError: the user's mistake, so rltf stops the run with it
+            raise RltfError(f"feedback provider 'prints' takes only the option 'penalty', not {sorted(options)}")
         penalty = float(options.get("penalty", -0.5))
         return [self.penalties(sample.program, penalty) if sample.problem.tests.style != "stdio" else []
                 for sample in samples]
