@@ -57,13 +57,17 @@ class Plugins:
     def __init__(self, extra_plugins: Iterable[Any] = (), entry_points: bool = True):
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        if entry_points:
-            self.pm.load_setuptools_entrypoints(hookspecs.PROJECT)
-        for plugin in extra_plugins:
-            self.pm.register(plugin)
-        self.providers: dict[str, Any] = {}
-        self._owner: dict[str, str] = {}
-        self._collect_providers()
+        try:
+            if entry_points:
+                self.pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+            for plugin in extra_plugins:
+                self.pm.register(plugin)
+            self.providers: dict[str, Any] = {}
+            self._owner: dict[str, str] = {}
+            self._collect_providers()
+            self.pm.check_pending()
+        except (ImportError, pluggy.PluginValidationError) as error:
+            raise RltfError(f"an rltf plugin could not be loaded: {type(error).__name__}: {error}") from error
 
     def _collect_providers(self) -> None:
         for impl in self.pm.hook.rltf_feedback_providers.get_hookimpls():

@@ -150,3 +150,19 @@ def test_a_user_error_from_a_provider_stops_the_run():
     plugins = registry(Picky("picky"))
     with pytest.raises(RltfError, match="unknown option 'x'"):
         plugins.score(plugins.select("picky"), [sample("a"), sample("b")])
+
+
+def test_a_misspelt_hook_is_an_error_not_silence():
+    class Misspelt:
+        @hookimpl
+        def rltf_scroe(self, samples, options):
+            return []
+
+    with pytest.raises(RltfError, match="could not be loaded.*rltf_scroe"):
+        Plugins(extra_plugins=[Misspelt()], entry_points=False)
+
+
+def test_hookimpl_is_exported_from_the_package():
+    import rltf
+
+    assert rltf.hookimpl is hookimpl
