@@ -200,3 +200,9 @@ def test_plain_data_refuses_objects_and_keeps_only_data_of_subclasses():
 def test_wrong_number_of_arguments_blames_the_def_line(judge):
     result = judge_one(judge, ADD_CALL, "import math\n\ndef add(a):\n    return a\n")
     assert (result.outcome, result.error.type, result.error.line) == ("runtime_error", "TypeError", 3)
+
+
+def test_tuple_arguments_reach_the_program_as_tuples(judge):
+    problem = Problem("tuples", "", CallTests("kind", (CallCase(((1, 2), {3}, b"x"), "tuple set bytes"),)))
+    source = "def kind(a, b, c):\n    return ' '.join(type(v).__name__ for v in (a, b, c))\n"
+    assert judge_one(judge, problem, source).outcome == "pass"

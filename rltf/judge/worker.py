@@ -356,15 +356,15 @@ def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     ``sys.modules``, so each forked program finds them already loaded.
     """
     spec = dict(spec)
-    spec["plan"] = _plan(spec)
     spec["preamble"] = compile(spec.get("preamble", ""), "<preamble>", "exec")
     with suppress(Exception):
         exec(spec["preamble"], {})
+    if spec["style"] == "call":
+        spec["cases"] = [(plaindata.from_json(a), plaindata.from_json(e)) for a, e in spec["cases"]]
+    spec["plan"] = _plan(spec)
     if spec["style"] == "assert":
         spec["setup"] = compile(spec.get("setup_code", ""), "<test-setup>", "exec")
         spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(spec["asserts"])]
-    elif spec["style"] == "call":
-        spec["cases"] = [(plaindata.from_json(a), plaindata.from_json(e)) for a, e in spec["cases"]]
     return spec
 
 
