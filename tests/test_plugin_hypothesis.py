@@ -186,10 +186,8 @@ def test_float_answers_get_a_tolerance(plugins, provider, judge):
     assert [judge.run([Submission(only_new, p)])[0].outcome for p in (close, far)] == ["pass", "failure"]
 
 
-@pytest.mark.xfail(reason="the judge encodes tuple arguments of call-style cases twice (rltf/judge/worker.py "
-                          "plans calls before decoding the cases), so the reference sees tagged dicts; the "
-                          "plugin's verification run then drops every such test")
 def test_tuple_arguments_reach_the_reference_as_tuples(plugins, provider, judge):
+    """Tuples cross the judge as tagged data; a wrong decoding would make every such test fail its check."""
     problem = Problem("pairs", "", AssertTests(("assert swap((1, 2)) == (2, 1)", "assert swap((5, 9)) == (9, 5)")),
                       solutions=("def swap(p):\n    return (p[1], p[0])\n",))
     assert new_tests(problem, extra(plugins, provider, judge, problem, max_tests=3))

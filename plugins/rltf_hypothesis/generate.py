@@ -9,7 +9,7 @@ from rltf.errors import RltfError
 from rltf.judge import Submission
 from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 
-from .asserts import plan_asserts, write_assert
+from .asserts import AssertPlan, plan_asserts, write_assert
 from .sampling import draw
 from .stdin import infer_layout, layout_strategy, tokens
 from .strategies import args_strategy, infer_args
@@ -42,40 +42,77 @@ class Options:
         return parsed
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A new test; ``unsure`` when the oracle's None may mean "returned None" or "failed"."""
+
+    test: Any
+    answer: Any
+    unsure: bool = False
+
+
 def extra_tests(problem: Problem, oracle: Any, options: Options) -> list[Any]:
     if not problem.solutions or options.max_tests == 0:
         return []
     if isinstance(problem.tests, CallTests):
-        found: list[Any] = call_cases(problem, problem.tests, oracle, options)
+        found = call_cases(problem, problem.tests, oracle, options)
     elif isinstance(problem.tests, StdioTests):
         found = stdio_cases(problem, problem.tests, oracle, options)
     else:
         found = assert_tests(problem, problem.tests, oracle, options)
-    return verified(problem, found, oracle)[:options.max_tests]
+    return diverse(verified(problem, found, oracle), options.max_tests)
 
 
-def verified(problem: Problem, extra: list[Any], oracle: Any) -> list[Any]:
-    """The new tests the reference passes when run as tests, in one judge run.
+def verified(problem: Problem, found: list[Candidate], oracle: Any) -> list[Candidate]:
+    """The new tests the reference passes when run as tests.
 
-    The oracle answered each input on its own; this run checks the tests as programs will
-    meet them: asserts written out with the problem's setup code, in a worker of its own.
-    A reference whose answer changes between runs (string-set order differs between judge
-    workers, randomness) or a test we wrote wrongly is caught here instead of failing
-    every correct program later. Tests after a crash or a timeout are dropped unrun.
+    The oracle answered each input on its own; this checks the tests as programs will meet
+    them: asserts written out with the problem's setup code, in another worker. A reference
+    whose answer changes between runs (the order of a set of strings differs between judge
+    workers; randomness) or a test we wrote wrongly is dropped here instead of failing every
+    correct program later. Sure tests share one run (tests after a crash or timeout are
+    dropped unrun); each unsure one runs alone, as it may well crash. Without a judge to
+    run them, unsure tests are dropped and sure ones kept as they are.
     """
     judge = getattr(oracle, "judge", None)
-    if judge is None or not extra:
-        return extra
+    if judge is None:
+        return [c for c in found if not c.unsure]
+    sure = [i for i, c in enumerate(found) if not c.unsure]
+    batches = ([sure] if sure else []) + [[i] for i, c in enumerate(found) if c.unsure]
+    results = judge.run([Submission(_only(problem, [found[i].test for i in batch]), problem.solutions[0])
+                         for batch in batches])
+    passed = {batch[t.index] for batch, result in zip(batches, results) for t in result.tests if t.verdict == "pass"}
+    return [c for i, c in enumerate(found) if i in passed]
+
+
+def diverse(found: list[Candidate], count: int) -> list[Any]:
+    """``count`` tests, each kind of answer first: a boolean function gets both True and False.
+
+    Kinds are True, False, None and otherwise the answer's type; an input whose answer is
+    of a kind no other test has takes another path through the program. Distinct values
+    would say more, but favour the trivial inputs (a one-item list has its own answer).
+    Tests keep their drawn order.
+    """
+    chosen: set[int] = set()
+    kinds: set[str] = set()
+    for i, c in enumerate(found):
+        kind = repr(c.answer) if c.answer is None or isinstance(c.answer, bool) else type(c.answer).__name__
+        if len(chosen) < count and kind not in kinds:
+            chosen.add(i)
+            kinds.add(kind)
+    for i in range(len(found)):
+        if len(chosen) < count:
+            chosen.add(i)
+    return [c.test for i, c in enumerate(found) if i in chosen]
+
+
+def _only(problem: Problem, extra: list[Any]) -> Problem:
     tests = problem.tests
     if isinstance(tests, CallTests):
-        only_new: Any = replace(tests, cases=tuple(extra))
-    elif isinstance(tests, StdioTests):
-        only_new = StdioTests(tuple(extra))
-    else:
-        only_new = replace(tests, asserts=tuple(extra))
-    result = judge.run([Submission(replace(problem, tests=only_new), problem.solutions[0])])[0]
-    passed = {t.index for t in result.tests if t.verdict == "pass"}
-    return [test for index, test in enumerate(extra) if index in passed]
+        return replace(problem, tests=replace(tests, cases=tuple(extra)))
+    if isinstance(tests, StdioTests):
+        return replace(problem, tests=StdioTests(tuple(extra)))
+    return replace(problem, tests=replace(tests, asserts=tuple(extra)))
 
 
 def _args_key(args: Sequence[Any]) -> str:
@@ -90,28 +127,40 @@ def _draw_args(seen: Sequence[Sequence[Any]], options: Options) -> list[tuple[An
                 key=_args_key, exclude={_args_key(a) for a in seen})
 
 
-def call_cases(problem: Problem, tests: CallTests, oracle: Any, options: Options) -> list[CallCase]:
+def call_cases(problem: Problem, tests: CallTests, oracle: Any, options: Options) -> list[Candidate]:
+    """None is a possible answer only when some original case expects it."""
+    none_seen = any(c.expected is None or c.expected == [None] for c in tests.cases)
     inputs = _draw_args([c.args for c in tests.cases], options)
     answers = oracle.outputs(problem, [CallCase(args, None) for args in inputs])
-    return [CallCase(args, answer) for args, answer in zip(inputs, answers) if answer is not None]
+    return [Candidate(CallCase(args, answer), answer, answer is None) for args, answer in zip(inputs, answers)
+            if answer is not None or none_seen]
 
 
-def assert_tests(problem: Problem, tests: AssertTests, oracle: Any, options: Options) -> list[str]:
+def assert_tests(problem: Problem, tests: AssertTests, oracle: Any, options: Options) -> list[Candidate]:
     plan = plan_asserts(tests.asserts, tests.setup_code)
     if plan is None:
         return []
-    inputs = _draw_args([c.args for c in plan.calls], options)
+    return assert_candidates(problem, plan, _draw_args([c.args for c in plan.calls], options), oracle)
+
+
+def assert_candidates(problem: Problem, plan: AssertPlan, inputs: Sequence[tuple[Any, ...]],
+                      oracle: Any) -> list[Candidate]:
+    """Asserts for ``inputs``; None is a possible answer only when some original assert expects it."""
     probe = replace(problem, tests=CallTests(plan.function, ()))
-    answers = oracle.outputs(probe, [CallCase(args, None) for args in inputs])
-    written = (write_assert(plan, args, answer) for args, answer in zip(inputs, answers) if answer is not None)
-    return [text for text in written if text is not None]
+    answers = oracle.outputs(probe, [CallCase(tuple(args), None) for args in inputs])
+    found = []
+    for args, answer in zip(inputs, answers):
+        text = write_assert(plan, tuple(args), answer) if answer is not None or plan.none_seen else None
+        if text is not None:
+            found.append(Candidate(text, answer, answer is None))
+    return found
 
 
 def _stdin_key(stdin: str) -> str:
     return repr([[str(t) for t in line] for line in tokens(stdin)])
 
 
-def stdio_cases(problem: Problem, tests: StdioTests, oracle: Any, options: Options) -> list[StdioCase]:
+def stdio_cases(problem: Problem, tests: StdioTests, oracle: Any, options: Options) -> list[Candidate]:
     """An input the reference answers with nothing at all is most likely one it cannot read."""
     layout = infer_layout([c.stdin for c in tests.cases])
     if layout is None:
@@ -119,5 +168,4 @@ def stdio_cases(problem: Problem, tests: StdioTests, oracle: Any, options: Optio
     inputs = draw(layout_strategy(layout), options.max_tests * OVERSAMPLE, options.seed, options.deadline_s,
                   key=_stdin_key, exclude={_stdin_key(c.stdin) for c in tests.cases})
     answers = oracle.outputs(problem, [StdioCase(stdin, "") for stdin in inputs])
-    return [StdioCase(stdin, out) for stdin, out in zip(inputs, answers)
-            if out is not None and out.strip()]
+    return [Candidate(StdioCase(stdin, out), out) for stdin, out in zip(inputs, answers) if out is not None and out.strip()]

@@ -52,7 +52,7 @@ def draw(strategy: st.SearchStrategy[T], count: int, seed_value: int, deadline_s
     if count <= 0:
         return []
     try:
-        collect()  # pylint: disable=no-value-for-parameter  (@given supplies it)
+        collect()  # pylint: disable=no-value-for-parameter  # @given draws the value
     except _Enough:
         pass
     except HypothesisException as error:

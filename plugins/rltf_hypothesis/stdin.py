@@ -24,7 +24,8 @@ from typing import Any, Iterable, Sequence, Union
 
 from hypothesis import strategies as st
 
-from .strategies import MAX_LEN, IntShape, OneOfShape, SeenShape, Shape, StrShape, infer, strategy, token_text, token_value
+from .strategies import (MAX_LEN, IntShape, OneOfShape, SeenShape, Shape, StrShape, infer, strategy, text, token_text,
+                         token_value)
 
 Lines = list[list[Any]]
 
@@ -249,7 +250,7 @@ def _rows(layout: LinesLayout, head: str) -> st.SearchStrategy[str]:
 def _row(shape: Shape, width: int, chars: bool) -> st.SearchStrategy[str]:
     """``width`` tokens of ``shape``, or one token of ``width`` characters from its alphabet."""
     if chars and isinstance(shape, StrShape):
-        return st.text(st.sampled_from(shape.alphabet), min_size=width, max_size=width)
+        return text(shape, width, width)
     return st.lists(_token(shape), min_size=width, max_size=width).map(" ".join)
 
 

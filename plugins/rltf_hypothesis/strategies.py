@@ -49,9 +49,12 @@ class BoolShape:
 
 @dataclass(frozen=True)
 class StrShape:
+    """``seen``: the characters the tests used, a subset of ``alphabet`` (drawn from as often)."""
+
     alphabet: str
     min_len: int
     max_len: int
+    seen: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,17 +131,18 @@ def infer(values: Sequence[Any]) -> Shape:
 
 
 def widen_ints(lo: int, hi: int) -> tuple[int, int]:
-    """A quarter of the span (or of the magnitude) each way, never crossing the seen sign.
+    """Down to the smallest number of the seen sign, up by a quarter of the span or magnitude.
 
     A problem whose tests use only positive numbers rarely promises anything for zero or
-    negatives, so the floor stays at 1 (or 0) when the seen values do.
+    negatives, so the floor is 1 (or 0) when the seen values are; but the small numbers of
+    that sign are the classic edge cases (n = 1), so the floor goes all the way down.
     """
     width = max(2, (hi - lo) // 4, abs(hi) // 4, abs(lo) // 4)
     new_lo, new_hi = lo - width, hi + width
     if lo >= 0:
-        new_lo = max(new_lo, min(lo, 1))
+        new_lo = min(lo, 1)
     if hi <= 0:
-        new_hi = min(new_hi, max(hi, -1))
+        new_hi = max(hi, -1)
     return new_lo, new_hi
 
 
@@ -177,13 +181,17 @@ def _infer_strings(values: list[str]) -> Shape:
         if len(seen & set(members)) >= CLASS_EXTENSION:
             alphabet |= set(members)
     lo, hi = _widen_lengths([len(v) for v in values])
-    return StrShape("".join(sorted(alphabet)), lo, hi)
+    return StrShape("".join(sorted(alphabet)), lo, hi, "".join(sorted(seen)))
 
 
 def _widen_lengths(lengths: Sequence[int]) -> tuple[int, int]:
-    """One shorter (empty collections are the classic edge case) to a quarter longer."""
+    """Down to one item (to none when the tests had one), up by a quarter.
+
+    Single items and empty collections are where off-by-one programs break; a problem
+    whose tests never had fewer than two items rarely promises anything for none.
+    """
     lo, hi = min(lengths), max(lengths)
-    return min(max(0, lo - 1), MAX_LEN), min(max(hi + max(1, hi // 4), lo), MAX_LEN)
+    return min(0 if lo <= 1 else 1, MAX_LEN), min(max(hi + max(1, hi // 4), lo), MAX_LEN)
 
 
 def _infer_sequences(values: list[Any]) -> Shape:
@@ -253,7 +261,7 @@ def strategy(shape: Shape) -> st.SearchStrategy[Any]:
     if isinstance(shape, BoolShape):
         return st.booleans()
     if isinstance(shape, StrShape):
-        return st.text(st.sampled_from(shape.alphabet), min_size=shape.min_len, max_size=shape.max_len)
+        return text(shape, shape.min_len, shape.max_len)
     if isinstance(shape, SeqShape):
         return _sequences(shape)
     if isinstance(shape, RecordShape):
@@ -266,6 +274,13 @@ def strategy(shape: Shape) -> st.SearchStrategy[Any]:
     if isinstance(shape, OneOfShape):
         return st.one_of(*map(strategy, shape.options))
     return st.sampled_from(shape.values)
+
+
+def text(shape: StrShape, min_len: int, max_len: int) -> st.SearchStrategy[str]:
+    """Half the strings from the seen characters only: few characters, many repeats."""
+    texts = [st.text(st.sampled_from(chars), min_size=min_len, max_size=max_len)
+             for chars in dict.fromkeys((shape.seen, shape.alphabet)) if chars]
+    return st.one_of(*texts)
 
 
 def _sequences(shape: SeqShape) -> st.SearchStrategy[Any]:
@@ -350,13 +365,24 @@ def _length_links(arg_lists: list[tuple[Any, ...]]) -> list[LengthLink]:
 
 
 def args_strategy(shape: ArgsShape) -> st.SearchStrategy[tuple[Any, ...]]:
-    def linked(args: tuple[Any, ...]) -> tuple[Any, ...]:
-        out = list(args)
-        for link in shape.links:
-            out[link.target] = len(out[link.source]) + link.offset
-        return tuple(out)
+    """Independent arguments, sometimes two of a kind made equal, then the length links.
 
-    return st.tuples(*map(strategy, shape.args)).map(linked)
+    Independent draws almost never tie, and ties are where ``<`` and ``<=`` differ
+    (``maximum(a, b)`` with ``a == b``, an isosceles triangle).
+    """
+    pairs = [(i, j) for i, a in enumerate(shape.args) for j, b in enumerate(shape.args)
+             if i < j and type(a) is type(b) and isinstance(a, (IntShape, FloatShape, StrShape))]
+    tie = st.one_of(st.none(), st.sampled_from(pairs)) if pairs else st.none()
+
+    def shaped(drawn: tuple[tuple[Any, ...], tuple[int, int] | None]) -> tuple[Any, ...]:
+        args, pair = list(drawn[0]), drawn[1]
+        if pair is not None:
+            args[pair[1]] = args[pair[0]]
+        for link in shape.links:
+            args[link.target] = len(args[link.source]) + link.offset
+        return tuple(args)
+
+    return st.tuples(st.tuples(*map(strategy, shape.args)), tie).map(shaped)
 
 
 # ---- standard-input tokens -------------------------------------------------------------
