@@ -100,6 +100,14 @@ def test_syntax_error_is_an_error_on_its_line_and_spares_the_batch(plugins, prov
     assert [r.start_line for r in undefined] == [3]
 
 
+def test_text_that_cannot_be_a_source_file_is_a_syntax_error(plugins, provider):
+    lone_surrogate, null_byte = "x = '\udc80'\n", "x = 1\0\n"
+    report = plugins.score([provider], samples(lone_surrogate, null_byte, UNDEFINED))
+    assert report.failures == {}
+    assert [[(r.kind, r.start_line) for r in rewards] for rewards in report.rewards] == [
+        [("error", 1)], [("error", 1)], [("error", 3)]]
+
+
 def test_penalties_override_one_category_and_zero_gives_no_reward(plugins, provider):
     [rewards] = score(plugins, provider, UNUSED, penalties={"warning": -0.5})
     assert [r.value for r in rewards] == [-0.5, -0.5]
