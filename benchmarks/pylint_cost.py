@@ -146,12 +146,17 @@ def children_cpu_s() -> float:
 
 
 def machine() -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                            check=False).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--", "plugins/rltf_pylint", "benchmarks/pylint_cost.py"):
+        commit += " with uncommitted changes to the provider or this script"
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rltf_commit": commit,
             "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "pylint": importlib.metadata.version("pylint"), "astroid": importlib.metadata.version("astroid"),
             "load_average_at_start": os.getloadavg()}
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
 
 
 def markdown(results: dict[str, Any]) -> str:
