@@ -11,17 +11,21 @@ import ast
 import re
 import string
 import textwrap
+from collections import Counter
 from typing import Any
 
 import pytest
 
+from rltf.datasets import load_dataset
 from rltf.errors import RltfError
 from rltf.judge import Judge, JudgeConfig, Submission
 from rltf.plugins import Plugins, ReferenceOracle
 from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 from rltf_hypothesis.asserts import parse_assert, plan_asserts, round_trips, write_assert
-from rltf_hypothesis.stdin import BlocksLayout, FixedLayout, ItemsLayout, LinesLayout, infer_layout
-from rltf_hypothesis.strategies import IntShape, SeqShape, StrShape, infer, infer_args, widen_ints
+from rltf_hypothesis.stdin import BlocksLayout, FixedLayout, ItemsLayout, LinesLayout, infer_layout, layout_strategy
+from rltf_hypothesis.generate import Options, _draw_args
+from rltf_hypothesis.sampling import draw
+from rltf_hypothesis.strategies import IntShape, SeqShape, StrShape, args_strategy, infer, infer_args, widen_ints
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +158,7 @@ def test_unknown_options_name_the_valid_ones(plugins, provider, judge):
 
 def test_a_wrong_program_that_passes_the_original_tests_fails_the_augmented_ones(plugins, provider, judge):
     problem = Problem("largest", "", AssertTests((
-        "assert largest([1, 2, 3]) == 3", "assert largest([4, 5, 9]) == 9", "assert largest([0, 7, 8, 10]) == 10",
+        "assert largest([2, 1, 3]) == 3", "assert largest([4, 5, 9]) == 9", "assert largest([0, 7, 8, 10]) == 10",
     )), solutions=("def largest(xs):\n    return max(xs)\n",))
     wrong = "def largest(xs):\n    return xs[-1]\n"
     assert judge.run([Submission(problem, wrong)])[0].outcome == "pass"
@@ -209,6 +213,16 @@ def test_strings_keep_their_characters_and_whole_classes_when_many_were_seen():
     assert isinstance(binary, StrShape) and binary.alphabet == "01"
 
 
+def test_sorted_inputs_stay_sorted_and_searched_items_come_from_the_list():
+    args = infer_args([([1, 3, 5, 7], 5), ([2, 2, 8], 8), ([0, 4, 9, 12], 3)])
+    assert args.args[0].order == "asc" and [(m.target, m.source) for m in args.members] == [(1, 0)]
+    drawn = draw(args_strategy(args), 30, 0, 5.0, key=repr)
+    assert all(xs == sorted(xs) for xs, _ in drawn)
+    assert sum(x in xs for xs, x in drawn) > 5
+    assert any(len(set(xs)) < len(xs) for xs, _ in drawn)  # repeated items
+    assert infer_args([([3, 1, 2], 1)]).args[0].order == ""
+
+
 def test_matrices_stay_square_and_lengths_link_to_arguments():
     shape = infer([[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]])
     assert isinstance(shape, SeqShape) and shape.grid == "square"
@@ -226,6 +240,27 @@ def test_matrices_stay_square_and_lengths_link_to_arguments():
 ])
 def test_stdin_layouts(stdins, kind):
     assert isinstance(infer_layout(stdins), kind)
+
+
+def test_inference_draws_inputs_for_every_bundled_problem(shared_data, caplog):
+    """Every problem's own inputs, from every dataset we ship, infer and draw without error."""
+    data = [("mbpp", "mbpp/mbpp.jsonl"), ("humaneval", "humaneval/HumanEval.jsonl.gz")] + [
+        ("apps", f"apps/train-mini/{level}.jsonl") for level in ("introductory", "interview", "competition")]
+    drawn = Counter()
+    options = Options(max_tests=1, deadline_s=1.0)
+    for name, path in data:
+        for problem in load_dataset(name, str(shared_data / path)):
+            tests = problem.tests
+            if isinstance(tests, StdioTests):
+                layout = infer_layout([c.stdin for c in tests.cases])
+                inputs = draw(layout_strategy(layout), 3, 0, 1.0, key=repr) if layout else []
+            else:
+                plan = plan_asserts(tests.asserts, tests.setup_code) if isinstance(tests, AssertTests) else None
+                seen = [c.args for c in plan.calls] if plan else [c.args for c in getattr(tests, "cases", ())]
+                inputs = _draw_args(problem, seen, options)
+            drawn[name] += bool(inputs)
+    assert "drawing inputs failed" not in caplog.text
+    assert drawn["mbpp"] >= 960 and drawn["humaneval"] >= 155 and drawn["apps"] >= 130, drawn  # of 974, 164, 150
 
 
 def test_assert_forms():

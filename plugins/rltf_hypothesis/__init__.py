@@ -2,7 +2,8 @@
 
 Inputs are drawn from strategies inferred from the problem's own test inputs
 (``strategies``, ``stdin``, ``asserts``), reproducibly under a seed (``sampling``); the
-reference solution runs on each in the judge, and inputs it fails on are dropped
+reference solution runs on each in the judge, inputs it fails on are dropped, and the
+tests written from its answers are run against it once more before they are kept
 (``generate``). Options (``[feedback.hypothesis]``): ``seed`` (0), ``max_tests`` (10 per
 problem), ``deadline_s`` (5.0 seconds of input drawing per problem).
 """

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from rltf.errors import RltfError
 from rltf.judge import Submission
@@ -15,6 +16,8 @@ from .stdin import infer_layout, layout_strategy, tokens
 from .strategies import args_strategy, infer_args
 
 OVERSAMPLE = 3  # candidates per wanted test: the reference rejects some, asserts skip some
+log = logging.getLogger("rltf.plugins.hypothesis")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,20 @@ def extra_tests(problem: Problem, oracle: Any, options: Options) -> list[Any]:
     else:
         found = assert_tests(problem, problem.tests, oracle, options)
     return diverse(verified(problem, found, oracle), options.max_tests)
+
+
+def _inferred(problem: Problem, infer: Callable[[], list[T]]) -> list[T]:
+    """Inputs drawn, or none if inference fails on inputs of a shape nobody foresaw.
+
+    Extra tests are an addition: one odd problem must not stop a training run, so the
+    failure is logged with the problem's id and the problem keeps its own tests.
+    """
+    try:
+        return infer()
+    except Exception:  # pylint: disable=broad-exception-caught
+        log.warning("hypothesis: no extra tests for problem %s: drawing inputs failed", problem.task_id,
+                    exc_info=True)
+        return []
 
 
 def verified(problem: Problem, found: list[Candidate], oracle: Any) -> list[Candidate]:
@@ -119,18 +136,21 @@ def _args_key(args: Sequence[Any]) -> str:
     return repr(tuple(args))
 
 
-def _draw_args(seen: Sequence[Sequence[Any]], options: Options) -> list[tuple[Any, ...]]:
-    shape = infer_args(seen)
-    if shape is None:
-        return []
-    return draw(args_strategy(shape), options.max_tests * OVERSAMPLE, options.seed, options.deadline_s,
-                key=_args_key, exclude={_args_key(a) for a in seen})
+def _draw_args(problem: Problem, seen: Sequence[Sequence[Any]], options: Options) -> list[tuple[Any, ...]]:
+    def infer() -> list[tuple[Any, ...]]:
+        shape = infer_args(seen)
+        if shape is None:
+            return []
+        return draw(args_strategy(shape), options.max_tests * OVERSAMPLE, options.seed, options.deadline_s,
+                    key=_args_key, exclude={_args_key(a) for a in seen})
+
+    return _inferred(problem, infer)
 
 
 def call_cases(problem: Problem, tests: CallTests, oracle: Any, options: Options) -> list[Candidate]:
     """None is a possible answer only when some original case expects it."""
     none_seen = any(c.expected is None or c.expected == [None] for c in tests.cases)
-    inputs = _draw_args([c.args for c in tests.cases], options)
+    inputs = _draw_args(problem, [c.args for c in tests.cases], options)
     answers = oracle.outputs(problem, [CallCase(args, None) for args in inputs])
     return [Candidate(CallCase(args, answer), answer, answer is None) for args, answer in zip(inputs, answers)
             if answer is not None or none_seen]
@@ -140,7 +160,7 @@ def assert_tests(problem: Problem, tests: AssertTests, oracle: Any, options: Opt
     plan = plan_asserts(tests.asserts, tests.setup_code)
     if plan is None:
         return []
-    return assert_candidates(problem, plan, _draw_args([c.args for c in plan.calls], options), oracle)
+    return assert_candidates(problem, plan, _draw_args(problem, [c.args for c in plan.calls], options), oracle)
 
 
 def assert_candidates(problem: Problem, plan: AssertPlan, inputs: Sequence[tuple[Any, ...]],
@@ -162,10 +182,14 @@ def _stdin_key(stdin: str) -> str:
 
 def stdio_cases(problem: Problem, tests: StdioTests, oracle: Any, options: Options) -> list[Candidate]:
     """An input the reference answers with nothing at all is most likely one it cannot read."""
-    layout = infer_layout([c.stdin for c in tests.cases])
-    if layout is None:
-        return []
-    inputs = draw(layout_strategy(layout), options.max_tests * OVERSAMPLE, options.seed, options.deadline_s,
-                  key=_stdin_key, exclude={_stdin_key(c.stdin) for c in tests.cases})
+    def infer() -> list[str]:
+        layout = infer_layout([c.stdin for c in tests.cases])
+        if layout is None:
+            return []
+        return draw(layout_strategy(layout), options.max_tests * OVERSAMPLE, options.seed, options.deadline_s,
+                    key=_stdin_key, exclude={_stdin_key(c.stdin) for c in tests.cases})
+
+    inputs = _inferred(problem, infer)
     answers = oracle.outputs(problem, [StdioCase(stdin, "") for stdin in inputs])
-    return [Candidate(StdioCase(stdin, out), out) for stdin, out in zip(inputs, answers) if out is not None and out.strip()]
+    return [Candidate(StdioCase(stdin, out), out) for stdin, out in zip(inputs, answers)
+            if out is not None and out.strip()]

@@ -12,6 +12,7 @@ test and print), and ``strategy`` turns a shape into a Hypothesis strategy.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -66,6 +67,7 @@ class SeqShape:
     max_len: int
     kind: type = list
     grid: str = ""  # "" (rows vary), "rect" (rows of one length) or "square"
+    order: str = ""  # "asc" or "desc": every seen value was sorted (binary search wants it)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ def _infer_numbers(values: list[Any]) -> Shape:
         if min(values) >= 0 and max(values) >= 10 and set("".join(map(str, values))) <= set("01"):
             return IntShape(0, hi, "01")
         return IntShape(lo, hi)
-    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+    if not all(math.isfinite(v) for v in values):
         return SeenShape(tuple(values))
     lo, hi = float(min(values)), float(max(values))
     width = max(1.0, (hi - lo) / 4, abs(hi) / 4, abs(lo) / 4)
@@ -165,10 +167,10 @@ def _places(values: Sequence[float]) -> int | None:
     """Seen floats written with few decimals (``2.5``) make generated ones look the same."""
     places = 0
     for value in values:
-        text = repr(value)
-        if "e" in text or "E" in text:
+        written = repr(value)
+        if "e" in written or "E" in written:
             return None
-        places = max(places, len(text.partition(".")[2]))
+        places = max(places, len(written.partition(".")[2]))
     return places if places <= 6 else None
 
 
@@ -205,7 +207,19 @@ def _infer_sequences(values: list[Any]) -> Shape:
     if len(lengths) == 1 and kind is tuple:
         return SeqShape(infer(items), len(values[0]), len(values[0]), kind)
     lo, hi = _widen_lengths(list(lengths))
-    return SeqShape(infer(items), lo, hi, kind, _grid(values))
+    return SeqShape(infer(items), lo, hi, kind, _grid(values), _order(values))
+
+
+def _order(values: list[Any]) -> str:
+    """Sorted in every test, with at least three items somewhere: the problem wants it sorted."""
+    if not all(isinstance(v, (list, tuple)) for v in values) or max(map(len, values)) < 3:
+        return ""
+    if {kind_of(x) for v in values for x in v} not in ({"number"}, {"str"}):
+        return ""
+    for order, pairs_ok in (("asc", lambda a, b: a <= b), ("desc", lambda a, b: a >= b)):
+        if all(pairs_ok(a, b) for v in values for a, b in zip(v, v[1:])):
+            return order
+    return ""
 
 
 def _mixed_positions(values: list[Sequence[Any]]) -> bool:
@@ -284,10 +298,17 @@ def text(shape: StrShape, min_len: int, max_len: int) -> st.SearchStrategy[str]:
 
 
 def _sequences(shape: SeqShape) -> st.SearchStrategy[Any]:
+    """Half the collections repeat a few values: duplicates are where counting, pattern and
+    first-occurrence programs differ, and independent draws rarely repeat."""
     hi = min(shape.max_len, max(shape.min_len, MAX_CELLS // max(1, _cells(shape.item))))
     if shape.grid and isinstance(shape.item, SeqShape):
         return _grids(shape, hi)
-    lists = st.lists(strategy(shape.item), min_size=shape.min_len, max_size=hi)
+    items = strategy(shape.item)
+    pooled = st.lists(items, min_size=1, max_size=3).flatmap(
+        lambda pool: st.lists(st.sampled_from(pool), min_size=shape.min_len, max_size=hi))
+    lists = st.one_of(st.lists(items, min_size=shape.min_len, max_size=hi), pooled)
+    if shape.order:
+        lists = lists.map(lambda xs: sorted(xs, reverse=shape.order == "desc"))
     return lists if shape.kind is list else lists.map(shape.kind)
 
 
@@ -334,9 +355,19 @@ class LengthLink:
 
 
 @dataclass(frozen=True)
+class MemberLink:
+    """Argument ``target`` was an item of ``args[source]`` in some test (search for ``x`` in
+    ``xs``): half the time it is one again, or the search almost never finds anything."""
+
+    target: int
+    source: int
+
+
+@dataclass(frozen=True)
 class ArgsShape:
     args: tuple[Shape, ...]
     links: tuple[LengthLink, ...] = ()
+    members: tuple[MemberLink, ...] = ()
 
 
 def infer_args(arg_lists: Sequence[Sequence[Any]]) -> ArgsShape | None:
@@ -346,7 +377,9 @@ def infer_args(arg_lists: Sequence[Sequence[Any]]) -> ArgsShape | None:
     arity = Counter(len(a) for a in arg_lists).most_common(1)[0][0]
     same = [tuple(a) for a in arg_lists if len(a) == arity]
     shapes = tuple(infer([a[i] for a in same]) for i in range(arity))
-    return ArgsShape(shapes, tuple(_length_links(same)))
+    links = _length_links(same)
+    linked = {link.target for link in links}
+    return ArgsShape(shapes, tuple(links), tuple(m for m in _member_links(same) if m.target not in linked))
 
 
 def _length_links(arg_lists: list[tuple[Any, ...]]) -> list[LengthLink]:
@@ -364,8 +397,26 @@ def _length_links(arg_lists: list[tuple[Any, ...]]) -> list[LengthLink]:
     return links
 
 
+def _member_links(arg_lists: list[tuple[Any, ...]]) -> list[MemberLink]:
+    links, targets = [], set()
+    for target in range(len(arg_lists[0])):
+        for source in range(len(arg_lists[0])):
+            if target in targets or not all(isinstance(a[source], (list, tuple)) for a in arg_lists):
+                continue
+            if any(_is_item(a[target], a[source]) for a in arg_lists):
+                links.append(MemberLink(target, source))
+                targets.add(target)
+    return links
+
+
+def _is_item(value: Any, items: Sequence[Any]) -> bool:
+    return not isinstance(value, (list, tuple, set, dict)) and any(
+        type(value) is type(item) and value == item for item in items)
+
+
 def args_strategy(shape: ArgsShape) -> st.SearchStrategy[tuple[Any, ...]]:
-    """Independent arguments, sometimes two of a kind made equal, then the length links.
+    """Independent arguments, sometimes two of a kind made equal or one an item of another,
+    then the length links.
 
     Independent draws almost never tie, and ties are where ``<`` and ``<=`` differ
     (``maximum(a, b)`` with ``a == b``, an isosceles triangle).
@@ -373,16 +424,20 @@ def args_strategy(shape: ArgsShape) -> st.SearchStrategy[tuple[Any, ...]]:
     pairs = [(i, j) for i, a in enumerate(shape.args) for j, b in enumerate(shape.args)
              if i < j and type(a) is type(b) and isinstance(a, (IntShape, FloatShape, StrShape))]
     tie = st.one_of(st.none(), st.sampled_from(pairs)) if pairs else st.none()
+    picks = st.tuples(*(st.one_of(st.none(), st.integers(0, MAX_LEN)) for _ in shape.members))
 
-    def shaped(drawn: tuple[tuple[Any, ...], tuple[int, int] | None]) -> tuple[Any, ...]:
-        args, pair = list(drawn[0]), drawn[1]
+    def shaped(drawn: tuple[tuple[Any, ...], tuple[int, int] | None, tuple[int | None, ...]]) -> tuple[Any, ...]:
+        args, pair, picked = list(drawn[0]), drawn[1], drawn[2]
         if pair is not None:
             args[pair[1]] = args[pair[0]]
+        for member, pick in zip(shape.members, picked):
+            if pick is not None and args[member.source]:
+                args[member.target] = list(args[member.source])[pick % len(args[member.source])]
         for link in shape.links:
             args[link.target] = len(args[link.source]) + link.offset
         return tuple(args)
 
-    return st.tuples(st.tuples(*map(strategy, shape.args)), tie).map(shaped)
+    return st.tuples(st.tuples(*map(strategy, shape.args)), tie, picks).map(shaped)
 
 
 # ---- standard-input tokens -------------------------------------------------------------
