@@ -206,3 +206,11 @@ def test_tuple_arguments_reach_the_program_as_tuples(judge):
     problem = Problem("tuples", "", CallTests("kind", (CallCase(((1, 2), {3}, b"x"), "tuple set bytes"),)))
     source = "def kind(a, b, c):\n    return ' '.join(type(v).__name__ for v in (a, b, c))\n"
     assert judge_one(judge, problem, source).outcome == "pass"
+
+
+def test_set_order_is_the_same_in_every_worker(judge):
+    """One hash seed for all workers: output that depends on set order does not flip."""
+    program = "print(list({'apple', 'kiwi', 'plum', 'fig', 'pear', 'lime'}))\n"
+    problem = Problem("sets", "", StdioTests((StdioCase("", "x\n"),)))
+    results = judge.run([Submission(problem, program)] * 8)
+    assert len({r.stdout for r in results}) == 1

@@ -22,7 +22,7 @@ from rltf.problems import CallTests, Problem, StdioTests
 from . import channel, plaindata
 from .confine import Limits
 from .result import JudgeResult, ProgramError
-from .sandbox import PROGRAM_UID_BASE, Isolation, detect
+from .sandbox import PROGRAM_UID_BASE, WORKER_ENV, Isolation, detect
 
 log = logging.getLogger("rltf.judge")
 _HOST_GRACE_S = 30.0
@@ -84,7 +84,7 @@ class WorkerProcess:
             "private_pids": isolation.private_pids,
         }
         self.proc = subprocess.Popen(isolation.worker_command(plaindata.dumps(config).decode()),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={})
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=WORKER_ENV)
         self.known: set[str] = set()
         try:
             hello = channel.recv(self.proc.stdout.fileno())

@@ -23,6 +23,9 @@ log = logging.getLogger("rltf.judge")
 PROGRAM_UID_BASE = 1_500_000
 _ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 _warned = False
+# One hash seed for every worker: a program that prints a set gives the same output, and
+# the same verdict, whichever worker runs it and whenever.
+WORKER_ENV = {"PYTHONHASHSEED": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,11 @@ class Isolation:
     scratch_root: str
 
     def worker_command(self, config: str) -> list[str]:
+        """No user site-packages; the environment is ``WORKER_ENV`` and nothing else."""
         package_root = str(Path(rltf.__file__).resolve().parent.parent)
         bootstrap = (f"import sys; sys.path.insert(0, {package_root!r}); "
                      "from rltf.judge.worker import main; main()")
-        return [*self.prefix, sys.executable, "-I", "-c", bootstrap, config]
+        return [*self.prefix, sys.executable, "-s", "-c", bootstrap, config]
 
 
 def detect(mode: str = "auto") -> Isolation:
@@ -78,9 +82,10 @@ def bwrap_prefix(bwrap: str, root: bool) -> list[str]:
         for parent in _between(path, hidden):
             args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
-             "--setenv", "LANG", "C.UTF-8", "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
-    return args
+    args += ["--clearenv", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
+    for name, value in WORKER_ENV.items():
+        args += ["--setenv", name, value]
+    return args + ["--"]
 
 
 def _needed_inside(hidden: list[Path]) -> list[Path]:
