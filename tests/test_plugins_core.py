@@ -166,3 +166,18 @@ def test_hookimpl_is_exported_from_the_package():
     import rltf
 
     assert rltf.hookimpl is hookimpl
+
+
+def test_option_reader_names_the_option_and_the_fix():
+    from rltf.options import OptionReader
+
+    read = OptionReader("demo", {"weight": 2, "mode": "b", "table": {"x": -1}}, ("weight", "mode", "table"))
+    assert read.number("weight", 1.0, positive=True) == 2.0
+    assert read.choice("mode", "a", ("a", "b")) == "b"
+    assert dict(read.table("table", {"x": 0.0, "y": 1.0}, ("key", "keys"))) == {"x": -1.0, "y": 1.0}
+    with pytest.raises(RltfError, match="unknown option 'wieght' for feedback provider 'demo'; valid options: w"):
+        OptionReader("demo", {"wieght": 1}, ("weight",))
+    with pytest.raises(RltfError, match="option 'mode' of feedback provider 'demo' must be one of a, c, not 'b'"):
+        read.choice("mode", "a", ("a", "c"))
+    with pytest.raises(RltfError, match="unknown key 'z' in option 'table'"):
+        OptionReader("demo", {"table": {"z": 1}}, ("table",)).table("table", {"x": 0.0}, ("key", "keys"))

@@ -7,7 +7,6 @@ Options (``[feedback.pylint]``), see the package docstring for their meaning and
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
@@ -15,6 +14,7 @@ from typing import Any, Mapping, Sequence
 from rltf.errors import RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.hookspecs import hookimpl
+from rltf.options import OptionReader
 
 from .worker import PylintFailure, PylintWorker
 
@@ -58,16 +58,12 @@ class Settings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "Settings":
-        """Checked up front, since a misspelt option would otherwise silently change training."""
-        unknown = sorted(set(options) - set(OPTION_NAMES))
-        if unknown:
-            raise RltfError(f"unknown option {unknown[0]!r} for feedback provider {NAME!r}; "
-                            f"valid options: {', '.join(OPTION_NAMES)}")
+        read = OptionReader(NAME, options, OPTION_NAMES)
         settings = cls(
-            penalties=_penalty_table(options.get("penalties", {})),
-            disable=_message_names(options.get("disable", ()), "disable"),
-            enable=_message_names(options.get("enable", ()), "enable"),
-            timeout_s=_positive(options.get("timeout_s", DEFAULT_TIMEOUT_S), "timeout_s"),
+            penalties=read.table("penalties", PENALTIES, ("category", "categories")),
+            disable=_message_names(read, "disable"),
+            enable=_message_names(read, "enable"),
+            timeout_s=read.number("timeout_s", DEFAULT_TIMEOUT_S, positive=True),
         )
         _refuse_always_off(settings.enable)
         return settings
@@ -78,36 +74,12 @@ class Settings:
                 "enable": list(self.enable), "always_off": list(ALWAYS_OFF)}
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RltfError(f"option {name!r} of feedback provider {NAME!r} must be a finite number, not {value!r}")
-    return float(value)
-
-
-def _positive(value: Any, name: str) -> float:
-    number = _number(value, name)
-    if number <= 0:
-        raise RltfError(f"option {name!r} of feedback provider {NAME!r} must be positive, not {value!r}")
-    return number
-
-
-def _penalty_table(overrides: Any) -> Mapping[str, float]:
-    """Categories left out keep their default, so one can retune a single category."""
-    if not isinstance(overrides, Mapping):
-        raise RltfError(f"option 'penalties' of feedback provider {NAME!r} must be a table of categories")
-    unknown = sorted(set(overrides) - set(PENALTIES))
-    if unknown:
-        raise RltfError(f"unknown category {unknown[0]!r} in option 'penalties' of feedback provider "
-                        f"{NAME!r}; categories: {', '.join(PENALTIES)}")
-    return MappingProxyType({**PENALTIES, **{k: _number(v, f"penalties.{k}") for k, v in overrides.items()}})
-
-
-def _message_names(value: Any, name: str) -> tuple[str, ...]:
+def _message_names(read: OptionReader, name: str) -> tuple[str, ...]:
     """A list of names, or one comma-separated string as pylint's own ``--disable`` takes."""
+    value = read.options.get(name, ())
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
-        raise RltfError(f"option {name!r} of feedback provider {NAME!r} must be a list of pylint message "
-                        f"names, not {value!r}")
+        raise read.error(name, f"must be a list of pylint message names, not {value!r}")
     return tuple(item.strip() for item in items if item.strip())
 
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from rltf.errors import RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.hookspecs import hookimpl
-from rltf.judge.result import OUTCOMES
+from rltf.options import OptionReader
 
 from .errors import ErrorClass, classify
 
@@ -44,50 +43,15 @@ class Settings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "Settings":
-        """Checked up front, since a misspelt option would otherwise silently change training."""
-        unknown = sorted(set(options) - set(OPTION_NAMES))
-        if unknown:
-            raise RltfError(f"unknown option {unknown[0]!r} for feedback provider {NAME!r}; "
-                            f"valid options: {', '.join(OPTION_NAMES)}")
+        read = OptionReader(NAME, options, OPTION_NAMES)
         return cls(
-            coarse=_flag(options, "coarse"),
-            fine=_flag(options, "fine"),
-            adaptive=_flag(options, "adaptive"),
-            coarse_rewards=_coarse_table(options.get("coarse_rewards", {})),
-            fine_penalty=_number(options.get("fine_penalty", cls.fine_penalty), "fine_penalty"),
-            alpha=_alpha(options.get("alpha", cls.alpha)),
+            coarse=read.flag("coarse", True),
+            fine=read.flag("fine", True),
+            adaptive=read.flag("adaptive", True),
+            coarse_rewards=read.table("coarse_rewards", COARSE_REWARDS, ("outcome", "outcomes")),
+            fine_penalty=read.number("fine_penalty", cls.fine_penalty),
+            alpha=read.choice("alpha", cls.alpha, ALPHAS),
         )
-
-
-def _flag(options: Mapping[str, Any], name: str) -> bool:
-    value = options.get(name, True)
-    if not isinstance(value, bool):
-        raise RltfError(f"option {name!r} of feedback provider {NAME!r} must be true or false, not {value!r}")
-    return value
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RltfError(f"option {name!r} of feedback provider {NAME!r} must be a number, not {value!r}")
-    return float(value)
-
-
-def _coarse_table(overrides: Any) -> Mapping[str, float]:
-    """Outcomes left out keep the paper's values, so one can retune a single outcome."""
-    if not isinstance(overrides, Mapping):
-        raise RltfError(f"option 'coarse_rewards' of feedback provider {NAME!r} must be a table of outcomes")
-    unknown = sorted(set(overrides) - set(OUTCOMES))
-    if unknown:
-        raise RltfError(f"unknown outcome {unknown[0]!r} in option 'coarse_rewards' of feedback provider "
-                        f"{NAME!r}; outcomes: {', '.join(OUTCOMES)}")
-    return MappingProxyType({**COARSE_REWARDS, **{k: _number(v, f"coarse_rewards.{k}") for k, v in overrides.items()}})
-
-
-def _alpha(value: Any) -> str:
-    if value not in ALPHAS:
-        raise RltfError(f"option 'alpha' of feedback provider {NAME!r} must be one of {', '.join(ALPHAS)}, "
-                        f"not {value!r}")
-    return value
 
 
 def coarse_reward(sample: JudgedSample, settings: Settings) -> Reward:
