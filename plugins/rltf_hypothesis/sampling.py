@@ -54,7 +54,7 @@ def draw(strategy: st.SearchStrategy[T], count: int, seed_value: int, deadline_s
     try:
         collect()  # pylint: disable=no-value-for-parameter  # @given draws the value
     except _Enough:
-        pass
+        return found
     except HypothesisException as error:
         log.warning("hypothesis could not draw inputs (%s: %s); keeping %d", type(error).__name__, error, len(found))
     return found

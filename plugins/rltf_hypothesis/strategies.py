@@ -45,7 +45,7 @@ class FloatShape:
 
 @dataclass(frozen=True)
 class BoolShape:
-    pass
+    """Booleans carry no range or length to remember."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+from contextlib import suppress
 from enum import Enum
 
 from rltf.feedback import line_spans
@@ -119,14 +120,12 @@ def _parses_once_closed(program: str, last: int) -> bool:
 def _open_brackets_closers(program: str) -> str:
     """The closing brackets that the program's still-open brackets need at its end, innermost first."""
     stack: list[str] = []
-    try:
+    with suppress(tokenize.TokenError, SyntaxError):  # a cut-off program ends mid-token: keep what was read
         for token in tokenize.generate_tokens(io.StringIO(program).readline):
             if token.type == tokenize.OP and token.string in _CLOSER:
                 stack.append(token.string)
             elif token.type == tokenize.OP and token.string in _CLOSER.values() and stack:
                 stack.pop()
-    except (tokenize.TokenError, SyntaxError):
-        pass
     return "".join(_CLOSER[opener] for opener in reversed(stack))
 
 
