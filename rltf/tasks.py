@@ -387,7 +387,7 @@ def _draw(rng: random.Random, split: str, n: int, seen: set[tuple[str, str]]) ->
 
 
 def builtin_suite(seed: int = 0, *, n_train: int = 2000, n_heldout: int = 400, n_rl_only: int = 1000) -> BuiltinSuite:
-    """Draw the held-out split first, so its size never depends on how large training is."""
+    """Held-out is drawn first, so evaluations at one seed compare the same problems whatever the training sizes."""
     rng = random.Random(seed)
     seen: set[tuple[str, str]] = set()
     heldout = _draw(rng, "heldout", n_heldout, seen)
