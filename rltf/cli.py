@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
@@ -24,9 +24,11 @@ from rltf.errors import DataError, RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import OUTCOMES, Judge, JudgeConfig, JudgeResult, Submission
 from rltf.passk import Summary, summarize
-from rltf.plugins import Plugins, ProviderError, ReferenceOracle, parse_names
+from rltf.plugins import Plugins, ReferenceOracle, parse_names
 from rltf.problems import Problem
 from rltf.progress import progress_bar
+from rltf.scoring import Feedback, check_option_tables
+from rltf import train_cli
 
 log = logging.getLogger("rltf.cli")
 
@@ -213,57 +215,6 @@ FEEDBACK_OPTIONS = typer.Option(
     help='Options for the providers, one TOML table each, e.g. [unittest] alpha = "one".',
 )
 
-SCORE_BATCH = 256  # samples per rltf_score call: large enough for batched providers such as pylint
-
-
-@dataclass
-class Feedback:
-    """The providers a run selected, their options, and how often each failed."""
-
-    plugins: Plugins
-    providers: list[Any]
-    options: dict[str, dict[str, Any]]
-    strict: bool
-    failures: Counter = field(default_factory=Counter)
-
-    @property
-    def generators(self) -> list[Any]:
-        return [provider for provider in self.providers if hasattr(provider, "rltf_extra_tests")]
-
-    def failure_counts(self) -> dict[str, int]:
-        """Every selected provider, zeros included, so a clean run says so."""
-        return {provider.name: self.failures[provider.name] for provider in self.providers}
-
-    def extra_tests(self, provider: Any, problem: Problem, oracle: ReferenceOracle) -> Problem:
-        """A generator that raises costs only its own tests for this problem, unless the run is strict.
-
-        ``RltfError`` is the user's to fix (bad options) and would recur on every problem, so
-        it stops the run, as it does for scorers.
-        """
-        try:
-            return self.plugins.extra_tests([provider], problem, oracle, self.options)
-        except RltfError:
-            raise
-        except Exception as error:
-            message = (f"feedback provider {provider.name!r} failed on problem {problem.task_id}: "
-                       f"{type(error).__name__}: {error}")
-            if self.strict:
-                raise ProviderError(message) from error
-            log.warning("%s (judging the problem without its tests)", message)
-            self.failures[provider.name] += 1
-            return problem
-
-    def score(self, samples: Sequence[JudgedSample], advance: Callable[[int], None]) -> list[list[Reward]]:
-        rewards: list[list[Reward]] = []
-        for start in range(0, len(samples), SCORE_BATCH):
-            batch = samples[start:start + SCORE_BATCH]
-            report = self.plugins.score(self.providers, batch, self.options, self.strict)
-            self.failures.update(report.failures)
-            rewards.extend(report.rewards)
-            advance(len(batch))
-        return rewards
-
-
 def select_feedback(names: str | None, options_file: Path | None, strict: bool) -> Feedback | None:
     """The run's feedback, checked before any program runs; None when no provider is named.
 
@@ -273,29 +224,18 @@ def select_feedback(names: str | None, options_file: Path | None, strict: bool) 
     if not parse_names(names):
         return None
     plugins = Plugins()
-    providers = list({provider.name: provider for provider in plugins.select(names)}.values())
-    return Feedback(plugins, providers, read_feedback_options(options_file, plugins.providers), strict)
+    options = read_feedback_options(options_file, plugins.providers)
+    return Feedback.select(plugins, names, options, strict)
 
 
 def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One table per provider; a table naming no provider is refused, as it is most likely a typo.
-
-    The tables may also sit under ``[feedback]`` (``[feedback.unittest]``), as in a run's
-    config file, so one file can serve both.
-    """
+    """The tables may also sit under ``[feedback]`` (``[feedback.unittest]``), so one file can serve several runs."""
     if path is None:
         return {}
     tables = _read_toml(path)
     if set(tables) == {"feedback"} and "feedback" not in known:
         tables = tables["feedback"]
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise DataError(path, f"expected a table of options such as [{name}], got a {type(table).__name__}",
-                            field=name)
-        if name not in known:
-            raise DataError(path, f"no feedback provider is named {name!r}; known providers: "
-                                  f"{', '.join(sorted(known)) or 'none'}", field=name)
-    return tables
+    return check_option_tables(tables, known, str(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -321,9 +261,7 @@ def add_extra_tests(rows: Sequence[CompletionRow], feedback: Feedback, judge: Ju
     oracle = ReferenceOracle(judge)
     with progress_bar("generating tests", total=len(problems), console=err) as advance:
         for task_id, problem in problems.items():
-            for provider in feedback.generators:
-                problem = feedback.extra_tests(provider, problem, oracle)
-            problems[task_id] = problem
+            problems[task_id] = feedback.with_extra_tests(problem, oracle)
             advance(1)
     return [replace(row, problem=problems[row.problem.task_id]) for row in rows]
 
@@ -437,6 +375,11 @@ def eval_command(
         _write_text(summary_json, json.dumps(summary_dict(summary, outcomes, stats, failures), indent=2) + "\n")
 
 
+app.command("train")(_user_errors(train_cli.train_command))
+app.command("sft")(_user_errors(train_cli.sft_command))
+app.command("report")(_user_errors(train_cli.report_command))
+
+
 @app.command("plugins")
 @_user_errors
 def plugins_command() -> None:
@@ -455,3 +398,7 @@ def plugins_command() -> None:
 def _first_line(text: str | None) -> str:
     """A plugin without providers is described by its docstring's summary line, if it has one."""
     return (text or "").strip().split("\n", 1)[0]
+
+
+if __name__ == "__main__":
+    app()

@@ -43,6 +43,11 @@ class Reward:
     ``rescale`` asks the learner to multiply the span's per-token term by
     ``program tokens / span tokens`` (RLTF's alpha), so that a short span weighs as much as
     a whole-program reward; only the learner knows token counts.
+
+    ``baseline`` (whole-program rewards only) asks the learner to subtract the baseline
+    program's value of the same provider and kind (RLTF's coarse and adaptive terms), which
+    turns a score into an advantage; without it the value applies as it is (a penalty such as
+    RLTF's fine-grained one). Span rewards always apply as they are.
     """
 
     provider: str
@@ -53,14 +58,15 @@ class Reward:
     start_char: int | None = None
     end_char: int | None = None
     rescale: bool = False
+    baseline: bool = True
 
     @property
     def whole_program(self) -> bool:
         return self.start_char is None
 
     @classmethod
-    def on_program(cls, provider: str, kind: str, value: float) -> "Reward":
-        return cls(provider, kind, float(value))
+    def on_program(cls, provider: str, kind: str, value: float, baseline: bool = True) -> "Reward":
+        return cls(provider, kind, float(value), baseline=baseline)
 
     @classmethod
     def on_lines(cls, provider: str, kind: str, value: float, program: str, start_line: int,
@@ -70,7 +76,8 @@ class Reward:
         end_line = start_line if end_line is None else end_line
         first = min(max(start_line, 1), len(spans))
         last = min(max(end_line, first), len(spans))
-        return cls(provider, kind, float(value), first, last, spans[first - 1][0], spans[last - 1][1], rescale)
+        return cls(provider, kind, float(value), first, last, spans[first - 1][0], spans[last - 1][1], rescale,
+                   baseline=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,7 +18,7 @@ from rltf import hookspecs
 from rltf.errors import RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import Judge, Submission
-from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
+from rltf.problems import CallCase, CallTests, Problem, StdioCase, StdioTests
 
 log = logging.getLogger("rltf.plugins")
 

@@ -42,3 +42,41 @@ def progress_bar(description: str, total: int, *, quiet: bool = False, console: 
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
+
+
+StepUpdate = Callable[..., None]
+
+
+@contextmanager
+def step_progress(description: str, total: int, done: int = 0, *, quiet: bool = False,
+                  console: Console | None = None) -> Iterator[StepUpdate]:
+    """A training bar: steps with ETA plus a line of live figures (reward, pass rate...).
+
+    Yields ``update(info)``: one step done, ``info`` shown beside the bar. Off a terminal
+    it prints ``info`` every 10 steps instead, so logs show progress without redraws.
+    """
+    console = console or Console(stderr=True)
+    if quiet:
+        yield lambda info="": None
+        return
+    if not console.is_terminal:
+        count = [done]
+
+        def log_line(info: str = "") -> None:
+            count[0] += 1
+            if count[0] % 10 == 0 or count[0] == total:
+                console.print(f"{description} {count[0]}/{total} {info}", highlight=False, soft_wrap=True)
+
+        yield log_line
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(description, total=total, completed=done, info="")
+        yield lambda info="": progress.update(task, advance=1, info=info)

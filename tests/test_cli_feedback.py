@@ -25,7 +25,7 @@ from rltf.plugins import Plugins
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}  # one table row per line
-REWARD_FIELDS = {"provider", "kind", "value", "start_line", "end_line", "start_char", "end_char", "rescale"}
+REWARD_FIELDS = {"provider", "kind", "value", "start_line", "end_line", "start_char", "end_char", "rescale", "baseline"}
 HUMANEVAL = read_problems()
 
 

@@ -129,7 +129,7 @@ def test_reward_on_lines_is_the_line_text_and_clamped():
     assert Reward.from_dict(reward.to_dict()) == reward
     assert Reward.on_program("p", "coarse", 1).to_dict() == {
         "provider": "p", "kind": "coarse", "value": 1.0, "start_line": None, "end_line": None,
-        "start_char": None, "end_char": None, "rescale": False}
+        "start_char": None, "end_char": None, "rescale": False, "baseline": True}
 
 
 def test_extra_tests_keep_the_style():

@@ -68,7 +68,7 @@ def adaptive_reward(sample: JudgedSample) -> Reward:
 def fine_rewards(sample: JudgedSample, settings: Settings) -> list[Reward]:
     error_class, line = classify(sample.result, sample.program)
     if error_class is ErrorClass.GLOBAL:
-        return [Reward.on_program(NAME, "fine", settings.fine_penalty)]
+        return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
     if error_class is ErrorClass.LINE and line is not None:
         return [Reward.on_lines(NAME, "fine", settings.fine_penalty, sample.program, line,
                                 rescale=settings.rescale)]

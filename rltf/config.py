@@ -1,0 +1,342 @@
+"""One typed object holds every setting of a training run, and is saved with the run.
+
+A run is reproducible from its folder alone: ``config.toml`` there is the resolved
+config (file values, then command-line overrides, then defaults), and ``--resume``
+reads it back. Defaults are those of the quickstart (the embedded model on the
+built-in suite on a 2-core CPU); docs/training.md lists the paper's value beside each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from rltf.errors import DataError, RltfError
+
+
+@dataclass
+class ModelSettings:
+    """``name`` is a Hugging Face model id or local folder; empty means the embedded default."""
+
+    name: str = ""
+    architecture: Literal["auto", "causal", "seq2seq"] = "auto"
+    prompt_template: str = "{prompt}"
+    max_prompt_tokens: int = 512
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+    lora_r: int = 0
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+
+
+@dataclass
+class EmbeddedSettings:
+    """The GPT-2-style model and byte-level BPE built locally when no model is named."""
+
+    layers: int = 4
+    width: int = 192
+    heads: int = 4
+    context: int = 256
+    vocab_size: int = 600
+
+
+@dataclass
+class DataSettings:
+    """Training problems, and the held-out problems pass@1 is measured on before and after RL.
+
+    ``dataset = "builtin"`` is the project's own suite (rltf.tasks); otherwise any name
+    ``rltf.datasets`` knows. ``eval_dataset`` empty means the built-in held-out split
+    for the built-in suite, and the same dataset's ``eval_split`` otherwise.
+    """
+
+    dataset: str = "builtin"
+    path: str = ""
+    split: str = ""
+    eval_dataset: str = ""
+    eval_path: str = ""
+    eval_split: str = "test"
+    eval_size: int = 400
+    suite_seed: int = 0
+    builtin_train: int = 2000
+    builtin_rl_only: int = 1000
+
+
+@dataclass
+class SftSettings:
+    """Supervised warm-up on reference solutions, run before RL (``steps = 0`` skips it)."""
+
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float = 2e-3
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+
+
+@dataclass
+class ActorSettings:
+    problems_per_step: int = 16
+    samples_per_problem: int = 4
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 40
+    greedy_baseline: bool = True
+    sync_every: int = 1
+    generation_batch: int = 64
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BufferSettings:
+    capacity: int = 6400
+    refresh_every: int = 1
+
+
+@dataclass
+class LearnerSettings:
+    lr: float = 1e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 10
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    grad_clip: float = 1.0
+    rl_batch_size: int = 64
+    sl_batch_size: int = 16
+    micro_batch_size: int = 32
+    sl_weight: float = 1.0
+    rl_weight: float = 1.0
+    term_weights: dict[str, float] = field(default_factory=dict)
+    baseline: Literal["greedy", "mean"] = "mean"
+    balance: Literal["grad_norm", "none"] = "grad_norm"
+
+
+@dataclass
+class FeedbackSettings:
+    """Providers by name, and each provider's options table (``[feedback.options.unittest]``)."""
+
+    providers: list[str] = field(default_factory=lambda: ["unittest"])
+    strict: bool = False
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class JudgeSettings:
+    timeout_s: float = 4.0
+    workers: int = 0
+    memory_mb: int = 1024
+    isolation: Literal["auto", "bwrap", "none"] = "auto"
+
+
+@dataclass
+class RunSettings:
+    out: str = ""
+    seed: int = 0
+    max_steps: int = 150
+    mode: Literal["online", "offline"] = "online"
+    offline_problems: int = 0
+    save_every: int = 50
+    keep_checkpoints: int = 2
+    eval_every: int = 0
+    device: str = "auto"
+    precision: Literal["auto", "float32", "bf16"] = "auto"
+    threads: int = 0
+    tensorboard: bool = False
+
+
+@dataclass
+class TrainConfig:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    sft: SftSettings = field(default_factory=SftSettings)
+    actor: ActorSettings = field(default_factory=ActorSettings)
+    buffer: BufferSettings = field(default_factory=BufferSettings)
+    learner: LearnerSettings = field(default_factory=LearnerSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+POSITIVE = {
+    "actor.problems_per_step", "actor.samples_per_problem", "actor.max_new_tokens", "actor.sync_every",
+    "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
+    "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
+    "embedded.layers", "embedded.width", "embedded.heads", "embedded.context", "judge.timeout_s",
+    "learner.lr", "sft.lr",
+}
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "config") -> TrainConfig:
+    """Build and check a config; an unknown or ill-typed key names the file and the field."""
+    config = _build(TrainConfig, data, source, "")
+    check(config, source)
+    return config
+
+
+def load_config(path: Path) -> TrainConfig:
+    return config_from_dict(read_toml(path), str(path))
+
+
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any], source: str = "command line") -> TrainConfig:
+    """``{"actor.temperature": 0.6}`` on top of ``config``; the result is checked as a whole."""
+    data = config.to_dict()
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if section not in data or not key:
+            raise DataError(source, f"no setting is named {dotted!r}", field=dotted)
+        if key.split(".")[0] not in data[section]:
+            raise DataError(source, f"no setting is named {dotted!r}; [{section}] has: "
+                                    f"{', '.join(data[section])}", field=dotted)
+        target = data[section]
+        *parents, last = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[last] = value
+    return config_from_dict(data, source)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``section.key=value`` as written on a command line; the value is read as TOML, else as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise RltfError(f"--set expects section.key=value, got {text!r}")
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def to_toml(config: TrainConfig) -> str:
+    """The resolved config as TOML (written by hand: the standard library only reads TOML)."""
+    lines: list[str] = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        nested = []
+        for key, value in values.items():
+            if isinstance(value, dict):
+                nested.append((key, value))
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, table in nested:
+            plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+            if plain or not table:
+                lines.append(f"[{section}.{key}]")
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items()]
+            for sub, subtable in table.items():
+                if isinstance(subtable, dict):
+                    lines.append(f"[{section}.{key}.{_toml_key(sub)}]")
+                    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in subtable.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(path, f"cannot read ({getattr(error, 'strerror', None) or error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DataError(path, f"not valid TOML ({error})") from None
+
+
+def check(config: TrainConfig, source: str) -> None:
+    """Values that type-check but cannot work, reported before any model is loaded."""
+    for dotted in sorted(POSITIVE):
+        section, key = dotted.split(".")
+        value = getattr(getattr(config, section), key)
+        if not value > 0:
+            raise DataError(source, f"must be positive, got {value!r}", field=dotted)
+    for dotted in ("run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps",
+                   "sft.warmup_steps", "run.offline_problems", "run.threads", "judge.workers", "model.lora_r"):
+        section, key = dotted.split(".")
+        if getattr(getattr(config, section), key) < 0:
+            raise DataError(source, "must not be negative", field=dotted)
+    if not 0 < config.actor.top_p <= 1:
+        raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
+    if config.embedded.width % config.embedded.heads:
+        raise DataError(source, "embedded.width must be a multiple of embedded.heads", field="embedded.width")
+    if "{prompt}" not in config.model.prompt_template:
+        raise DataError(source, "must contain {prompt}", field="model.prompt_template")
+
+
+_TOML_BARE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _toml_key(key: str) -> str:
+    return key if key and set(key) <= _TOML_BARE else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise DataError(source, f"expected a table, got {data!r}", field=prefix.rstrip(".") or None)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise DataError(source, f"unknown setting; [{prefix.rstrip('.') or 'top level'}] has: {', '.join(sorted(names))}",
+                        field=prefix + unknown[0])
+    values = {name: _convert(hints[name], data[name], source, prefix + name) for name in names if name in data}
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, name + ".")
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise DataError(source, f"must be one of {', '.join(map(str, args))}, got {value!r}", field=name)
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise DataError(source, f"must be a list, got {value!r}", field=name)
+        return [_convert(args[0], item, source, f"{name}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise DataError(source, f"must be a table, got {value!r}", field=name)
+        return {str(k): _convert(args[1], v, source, f"{name}.{k}") for k, v in value.items()}
+    if hint is Any or origin is types.UnionType:
+        return value
+    return _scalar(hint, value, source, name)
+
+
+def _scalar(hint: type, value: Any, source: str, name: str) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool) or hint is not bool and isinstance(value, bool) or not isinstance(value, hint):
+        raise DataError(source, f"must be {hint.__name__}, got {value!r}", field=name)
+    if hint is float and not math.isfinite(value):
+        raise DataError(source, f"must be a finite number, got {value!r}", field=name)
+    return value

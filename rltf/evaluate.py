@@ -1,0 +1,40 @@
+"""Held-out pass@1 of greedy programs: the number a run reports before and after RL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from rltf.judge import Judge, Submission
+from rltf.policy import Policy
+from rltf.problems import Problem
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    pass_at_1: float
+    problems: int
+    outcomes: dict[str, int]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pass@1": self.pass_at_1, "problems": self.problems, "outcomes": self.outcomes}
+
+
+def evaluate(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_new_tokens: int, batch_size: int,
+             stop: Sequence[str] = (), progress: Callable[[int], None] | None = None) -> Evaluation:
+    """One greedy program per problem, judged; with one sample, pass@1 is the pass rate."""
+    from rltf.actor import cut_at_stop
+
+    programs = []
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start:start + batch_size]
+        prompts = policy.encode_prompts([policy.prompt_text(p.prompt, p.starter_code) for p in chunk])
+        for problem, (ids, _) in zip(chunk, policy.generate(prompts, sample=False, max_new_tokens=max_new_tokens)):
+            programs.append(problem.program(cut_at_stop(policy.decode(ids), stop)[0]))
+        if progress:
+            progress(len(chunk))
+    results = judge.run([Submission(p, program) for p, program in zip(problems, programs)])
+    outcomes = Counter(r.outcome for r in results)
+    passed = outcomes.get("pass", 0)
+    return Evaluation(passed / max(1, len(problems)), len(problems), dict(sorted(outcomes.items())))

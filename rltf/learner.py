@@ -1,0 +1,144 @@
+"""The learner: one optimizer step from supervised sequences and RL examples.
+
+Loss = sl_weight * L_sl + rl_weight * sum over terms of term_weight * L_term, where L_sl is
+token-mean cross-entropy on reference solutions and each RL term is
+-(1/T) * sum_t w_t * log p(w_t) per sample, averaged over the RL batch
+(``rltf.token_rewards`` computes the w_t).
+
+Why "balance": a policy-gradient gradient is often an order of magnitude larger than the
+supervised one (9-16x measured on the embedded model), so a fixed weight either drowns
+the supervised anchor or silences RL. With ``balance = "grad_norm"`` the supervised and
+RL gradients are computed separately (they come from separate micro-batches anyway) and
+the RL gradient is rescaled to the supervised gradient's norm before the weights apply.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from rltf.policy import Policy, TokenSequence
+from rltf.token_rewards import Example
+
+
+@dataclass(frozen=True)
+class Optimization:
+    """What the optimizer needs; RL and SFT stages each build one from their settings."""
+
+    lr: float
+    weight_decay: float
+    warmup_steps: int
+    total_steps: int
+    schedule: str = "constant"
+    grad_clip: float = 1.0
+    micro_batch_size: int = 32
+    sl_weight: float = 1.0
+    rl_weight: float = 1.0
+    balance: str = "grad_norm"
+
+
+class Learner:
+    def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
+                 autocast: Any = None):
+        self.policy, self.opt = policy, optimization
+        self.term_weights = term_weights or {}
+        self.autocast = autocast or nullcontext
+        self.params = [p for p in policy.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=optimization.lr, weight_decay=optimization.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.steps = 0
+
+    def _lr_factor(self, step: int) -> float:
+        opt = self.opt
+        if step < opt.warmup_steps:
+            return (step + 1) / opt.warmup_steps
+        if opt.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - opt.warmup_steps) / max(1, opt.total_steps - opt.warmup_steps))
+        if opt.schedule == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def step(self, supervised: Sequence[TokenSequence], rl: Sequence[Example]) -> dict[str, float]:
+        """One optimizer step; returns each loss term and the gradient norms that were balanced."""
+        metrics: dict[str, float] = {"lr": self.scheduler.get_last_lr()[0]}
+        self.optimizer.zero_grad(set_to_none=True)
+        sl_grads = None
+        if supervised:
+            metrics["loss/sl"] = self._backward_supervised(supervised)
+            if rl:
+                sl_grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+                self.optimizer.zero_grad(set_to_none=True)
+        if rl:
+            metrics.update(self._backward_rl(rl))
+        self._combine(sl_grads, bool(supervised), bool(rl), metrics)
+        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.steps += 1
+        return metrics
+
+    def _combine(self, sl_grads: list[torch.Tensor] | None, has_sl: bool, has_rl: bool, metrics: dict[str, float]) -> None:
+        """Leave in .grad the weighted sum of the supervised and RL gradients."""
+        opt = self.opt
+        if sl_grads is None:
+            weight = opt.sl_weight if has_sl else opt.rl_weight
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad.mul_(weight)
+            return
+        sl_norm = _norm(sl_grads)
+        rl_norm = _norm([p.grad for p in self.params if p.grad is not None])
+        scale = opt.rl_weight * (sl_norm / rl_norm if opt.balance == "grad_norm" and rl_norm > 0 else 1.0)
+        metrics.update({"grad_norm/sl": sl_norm, "grad_norm/rl": rl_norm, "rl_scale": scale})
+        for p, g in zip(self.params, sl_grads):
+            p.grad = g.mul_(opt.sl_weight) if p.grad is None else g.mul_(opt.sl_weight).add_(p.grad, alpha=scale)
+
+    def _backward_supervised(self, sequences: Sequence[TokenSequence]) -> float:
+        tokens = sum(len(s.completion_ids) for s in sequences)
+        total = 0.0
+        for batch in _chunks(sequences, self.opt.micro_batch_size):
+            with self.autocast():
+                logps = self.policy.completion_logprobs(batch)
+                loss = -torch.cat(logps).sum() / tokens
+            loss.backward()
+            total += loss.item()
+        return total
+
+    def _backward_rl(self, examples: Sequence[Example]) -> dict[str, float]:
+        """Each term's loss is reported unweighted; the backward pass uses the weighted sum."""
+        totals: dict[str, float] = {}
+        device = self.policy.device
+        for batch in _chunks(examples, self.opt.micro_batch_size):
+            with self.autocast():
+                logps = self.policy.completion_logprobs(
+                    [TokenSequence(e.prompt_ids, e.completion_ids) for e in batch])
+                loss = torch.zeros((), device=device)
+                for example, logp in zip(batch, logps):
+                    for key, weights in example.terms.items():
+                        w = torch.tensor(weights, device=device, dtype=logp.dtype)
+                        term = -(w * logp).sum() / (len(weights) * len(examples))
+                        loss = loss + self.term_weights.get(key, 1.0) * term
+                        totals[f"loss/{key}"] = totals.get(f"loss/{key}", 0.0) + term.item()
+            loss.backward()
+        return totals
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.steps = state["steps"]
+
+
+def _norm(tensors: Sequence[torch.Tensor]) -> float:
+    return float(torch.sqrt(sum((t.float() ** 2).sum() for t in tensors))) if tensors else 0.0
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

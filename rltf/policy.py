@@ -1,0 +1,175 @@
+"""The policy: a Hugging Face model and its tokenizer, seen as "prompt text -> completion tokens".
+
+Decoder-only and encoder-decoder models differ in how a prompt and a completion form one
+input; everything above this module sees only ``Policy.generate`` (sampling) and
+``Policy.completion_logprobs`` (scoring), so the trainer never asks which kind it holds.
+
+Position ids: a decoder-only batch is left-padded, and generation derives each token's
+position from the attention mask. Scoring does the same (``positions``), so the policy
+that is trained is exactly the one that sampled, whatever the padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from rltf.config import ModelSettings
+from rltf.errors import RltfError
+
+
+@dataclass(frozen=True)
+class TokenSequence:
+    """A prompt and a completion, as token ids; loss and reward only ever touch the completion."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of each token counted from its row's first real token, as generation counts."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class Policy:
+    def __init__(self, model: Any, tokenizer: Any, settings: ModelSettings, device: torch.device):
+        self.model, self.tokenizer, self.settings, self.device = model, tokenizer, settings, device
+        self.seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id
+
+    def prompt_text(self, prompt: str, starter_code: str = "") -> str:
+        return self.settings.prompt_template.format(prompt=prompt, starter_code=starter_code)
+
+    def encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each prompt; a long prompt keeps its end, which the completion continues."""
+        limit = self.settings.max_prompt_tokens
+        ids = self.tokenizer(list(texts), add_special_tokens=self.seq2seq)["input_ids"]
+        return [row[-limit:] for row in ids]
+
+    def encode_completion(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of a completion's text and each token's character range in it."""
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(encoded["input_ids"]), [tuple(span) for span in encoded["offset_mapping"]]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode([i for i in ids if i != self.eos_id and i != self.pad_id],
+                                     skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    @torch.no_grad()
+    def generate(self, prompt_ids: Sequence[list[int]], *, sample: bool, temperature: float = 1.0,
+                 top_p: float = 1.0, max_new_tokens: int = 40) -> list[tuple[list[int], bool]]:
+        """Each prompt's completion ids (EOS removed) and whether the model ended it with EOS."""
+        batch = self._left_padded(prompt_ids)
+        options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": max_new_tokens,
+                                   "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}
+        if sample:
+            options.update(temperature=temperature, top_p=top_p, top_k=0)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            output = self.model.generate(**batch, **options)
+        finally:
+            self.model.train(was_training)
+        if not self.seq2seq:
+            output = output[:, batch["input_ids"].shape[1]:]
+        return [self._until_eos(row.tolist()) for row in output]
+
+    def completion_logprobs(self, sequences: Sequence[TokenSequence]) -> list[torch.Tensor]:
+        """log p(completion token | prompt, earlier tokens) for each sequence, with gradients."""
+        if self.seq2seq:
+            return self._seq2seq_logprobs(sequences)
+        rows = [s.prompt_ids + s.completion_ids for s in sequences]
+        batch = self._left_padded(rows)
+        logits = self.model(**batch, position_ids=positions(batch["attention_mask"])).logits
+        width = batch["input_ids"].shape[1]
+        out = []
+        for i, s in enumerate(sequences):
+            n = len(s.completion_ids)
+            start = width - n
+            token_logits = logits[i, start - 1:width - 1].float()
+            targets = batch["input_ids"][i, start:]
+            out.append(torch.log_softmax(token_logits, -1).gather(-1, targets[:, None]).squeeze(-1))
+        return out
+
+    def _seq2seq_logprobs(self, sequences: Sequence[TokenSequence]) -> list[torch.Tensor]:
+        encoder = self._left_padded([s.prompt_ids for s in sequences])
+        start = self.model.config.decoder_start_token_id
+        start = self.pad_id if start is None else start
+        width = max(len(s.completion_ids) for s in sequences)
+        decoder_in = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        targets = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        for i, s in enumerate(sequences):
+            ids = torch.tensor(s.completion_ids, dtype=torch.long)
+            decoder_in[i, 0] = start
+            decoder_in[i, 1:len(ids)] = ids[:-1]
+            targets[i, :len(ids)] = ids
+        logits = self.model(**encoder, decoder_input_ids=decoder_in.to(self.device)).logits.float()
+        logp = torch.log_softmax(logits, -1).gather(-1, targets.to(self.device)[..., None]).squeeze(-1)
+        return [logp[i, :len(s.completion_ids)] for i, s in enumerate(sequences)]
+
+    def _left_padded(self, rows: Sequence[list[int]]) -> dict[str, torch.Tensor]:
+        width = max(1, max(len(r) for r in rows))
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            if row:
+                ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+                mask[i, width - len(row):] = 1
+        return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+
+    def _until_eos(self, ids: list[int]) -> tuple[list[int], bool]:
+        if self.seq2seq and ids and ids[0] == self._decoder_start():
+            ids = ids[1:]
+        if self.eos_id in ids:
+            return ids[:ids.index(self.eos_id)], True
+        return [i for i in ids if i != self.pad_id], False
+
+    def _decoder_start(self) -> int | None:
+        return getattr(self.model.config, "decoder_start_token_id", None)
+
+
+def load_policy(settings: ModelSettings, device: torch.device, dtype: torch.dtype | None = None) -> Policy:
+    """A model by Hugging Face name or local path; decoder-only or encoder-decoder as its config says."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    remote = settings.trust_remote_code
+    try:
+        config = AutoConfig.from_pretrained(settings.name, trust_remote_code=remote)
+        tokenizer = AutoTokenizer.from_pretrained(settings.name, trust_remote_code=remote)
+    except (OSError, ValueError) as error:
+        raise RltfError(f"cannot load model {settings.name!r}: {str(error).splitlines()[0]}") from None
+    seq2seq = settings.architecture == "seq2seq" or (
+        settings.architecture == "auto" and getattr(config, "is_encoder_decoder", False))
+    loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    model = loader.from_pretrained(settings.name, trust_remote_code=remote, dtype=dtype)
+    return prepared(model, tokenizer, settings, device)
+
+
+def prepared(model: Any, tokenizer: Any, settings: ModelSettings, device: torch.device) -> Policy:
+    """Optional LoRA adapters and gradient checkpointing, then the model on its device."""
+    if settings.lora_r:
+        model = _with_lora(model, settings)
+    if settings.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    model.to(device)
+    model.train()
+    return Policy(model, tokenizer, settings, device)
+
+
+def _with_lora(model: Any, settings: ModelSettings) -> Any:
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+    except ModuleNotFoundError:
+        raise RltfError("model.lora_r > 0 needs peft: pip install 'rltf[lora]'") from None
+    task = TaskType.SEQ_2_SEQ_LM if model.config.is_encoder_decoder else TaskType.CAUSAL_LM
+    targets = settings.lora_target_modules
+    config = LoraConfig(task_type=task, r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                        lora_dropout=settings.lora_dropout,
+                        target_modules=targets[0] if targets == ["all-linear"] else targets)
+    return get_peft_model(model, config)

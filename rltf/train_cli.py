@@ -1,0 +1,139 @@
+"""``rltf train``, ``rltf sft`` and ``rltf report``: the training commands of the CLI.
+
+Settings resolve in one order: defaults, then ``--config FILE``, then the flags, then
+``--set section.key=value``; the result is one ``TrainConfig``, written to the run folder.
+``--resume DIR`` reads that file back and takes no other setting, so a resumed run is
+the run that was killed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+
+from rltf.config import TrainConfig, apply_overrides, config_from_dict, load_config, parse_assignment, read_toml
+from rltf.errors import RltfError
+from rltf.plugins import parse_names
+
+CONFIG = typer.Option(None, "--config", metavar="FILE.toml", dir_okay=False, help="Run settings (see docs/training.md).")
+MODEL = typer.Option(None, "--model", help="Hugging Face model name or local path; default: the embedded model.")
+DATASET = typer.Option(None, "--dataset", help="builtin (default), humaneval, mbpp, mbpp-sanitized or apps.")
+DATA_PATH = typer.Option(None, "--data-path", help="Local copy of the dataset.")
+FEEDBACK = typer.Option(None, "--feedback", metavar="NAME[,NAME...]", help="Feedback providers (see `rltf plugins`).")
+FEEDBACK_OPTIONS = typer.Option(None, "--feedback-options", metavar="FILE.toml", dir_okay=False,
+                                help="Provider options, one table per provider.")
+OUT = typer.Option(None, "--out", help="Run folder; default: runs/<date-time>.")
+SEED = typer.Option(None, "--seed", help="Seed of model init, sampling and data order.")
+SAVE_EVERY = typer.Option(None, "--save-every", min=0, help="Checkpoint every N steps (0: never).")
+DEVICE = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:1...")
+SETTINGS = typer.Option(None, "--set", metavar="SECTION.KEY=VALUE", help="Any setting, e.g. --set actor.temperature=0.6.")
+QUIET = typer.Option(False, "--quiet", help="No progress bars.")
+
+
+def train_command(
+    config_file: Optional[Path] = CONFIG,
+    model: Optional[str] = MODEL,
+    dataset: Optional[str] = DATASET,
+    data_path: Optional[Path] = DATA_PATH,
+    feedback: Optional[str] = FEEDBACK,
+    feedback_options: Optional[Path] = FEEDBACK_OPTIONS,
+    out: Optional[Path] = OUT,
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR", file_okay=False,
+                                          help="Continue a killed run exactly where its last checkpoint left it."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0, help="RL steps (0: SFT only)."),
+    sft_steps: Optional[int] = typer.Option(None, "--sft-steps", min=0, help="Supervised warm-up steps before RL."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="online (default) or offline (sample once, then train)."),
+    save_every: Optional[int] = SAVE_EVERY,
+    seed: Optional[int] = SEED,
+    device: Optional[str] = DEVICE,
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to DIR/tensorboard."),
+    settings: Optional[List[str]] = SETTINGS,
+    quiet: bool = QUIET,
+) -> None:
+    """Fine-tune a code model with RLTF: supervised warm-up, then online RL from unit-test feedback."""
+    flags = {"model.name": model, "data.dataset": dataset, "data.path": _str(data_path), "run.out": _str(out),
+             "run.max_steps": max_steps, "sft.steps": sft_steps, "run.mode": mode, "run.save_every": save_every,
+             "run.seed": seed, "run.device": device, "run.tensorboard": tensorboard or None}
+    flags.update(_feedback_flags(feedback, feedback_options))
+    _run(config_file, flags, settings or [], resume, quiet)
+
+
+def sft_command(
+    config_file: Optional[Path] = CONFIG,
+    model: Optional[str] = MODEL,
+    dataset: Optional[str] = DATASET,
+    data_path: Optional[Path] = DATA_PATH,
+    out: Optional[Path] = OUT,
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="DIR", file_okay=False,
+                                          help="Continue a killed run from its last checkpoint."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Supervised steps."),
+    save_every: Optional[int] = SAVE_EVERY,
+    seed: Optional[int] = SEED,
+    device: Optional[str] = DEVICE,
+    settings: Optional[List[str]] = SETTINGS,
+    quiet: bool = QUIET,
+) -> None:
+    """Supervised fine-tuning on reference solutions only (RLTF's warm-up stage), then held-out pass@1."""
+    flags = {"model.name": model, "data.dataset": dataset, "data.path": _str(data_path), "run.out": _str(out),
+             "sft.steps": steps, "run.save_every": save_every, "run.seed": seed, "run.device": device}
+    _run(config_file, flags, settings or [], resume, quiet, forced={"run.max_steps": 0})
+
+
+def report_command(
+    run_dir: Path = typer.Argument(..., metavar="DIR", file_okay=False, help="A run folder made by rltf train."),
+    out: Optional[Path] = typer.Option(None, "--out", file_okay=False, help="Where the PNGs go; default DIR/plots."),
+) -> None:
+    """Draw a run's training curves (losses, rewards, pass rate, outcomes, speed) to PNG files."""
+    from rltf.report import draw_report
+
+    for path in draw_report(run_dir, out):
+        Console().print(str(path), highlight=False, soft_wrap=True)
+
+
+def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments: list[str]) -> TrainConfig:
+    config = load_config(config_file) if config_file is not None else config_from_dict({})
+    config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None}, "command line")
+    config = apply_overrides(config, dict(parse_assignment(a) for a in assignments), "--set")
+    if not config.run.out:
+        config.run.out = str(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    return config
+
+
+def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str], resume: Path | None,
+         quiet: bool, forced: dict[str, Any] | None = None) -> None:
+    from rltf.trainer import train
+
+    if resume is not None:
+        given = [name for name, value in flags.items() if value is not None]
+        if config_file is not None or assignments or given:
+            raise RltfError("--resume takes the run's own config.toml; give no other setting with it")
+        config = load_config(resume / "config.toml")
+        config.run.out = str(resume)
+    else:
+        config = resolve_config(config_file, {**flags, **(forced or {})}, assignments)
+        if Path(config.run.out, "checkpoints").is_dir():
+            raise RltfError(f"{config.run.out} already holds a run; use --resume {config.run.out} or another --out")
+    summary = train(config, resume=resume is not None, quiet=quiet)
+    console = Console()
+    for name in ("before_sft", "before", "after"):
+        if name in summary:
+            console.print(f"{name:>10}: held-out pass@1 {summary[name]['pass@1']:.4f}", highlight=False)
+    console.print(f"run folder: {config.run.out}", highlight=False, soft_wrap=True)
+
+
+def _feedback_flags(names: str | None, options_file: Path | None) -> dict[str, Any]:
+    flags: dict[str, Any] = {}
+    if names is not None:
+        flags["feedback.providers"] = parse_names(names)
+    if options_file is not None:
+        tables = read_toml(options_file)
+        flags["feedback.options"] = tables.get("feedback", {}).get("options", tables.get("feedback", tables))
+    return flags
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)

@@ -1,0 +1,426 @@
+"""The RLTF training run: supervised warm-up, then online RL from unit-test feedback.
+
+Data flows one way, one step at a time::
+
+    problems -> actor (k samples + greedy) -> judge -> feedback providers
+             -> token rewards -> online buffer -> learner (supervised + RL micro-batches)
+
+Generation, judging and learning overlap: the judge scores step s's programs in a
+background thread (its workers are separate processes) while the main thread runs
+the learner's update and generates step s+1's programs. The learner therefore trains on
+samples one step old (lag 1, plus ``actor.sync_every - 1`` with a copied actor), which
+the method allows ("a bounded lag between the learner's weights and the actor's").
+
+Every setting is in ``TrainConfig``; the run folder holds ``config.toml``,
+``metrics.jsonl``, ``checkpoints/``, ``summary.json`` and the final ``model/``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from rltf.actor import Actor
+from rltf.buffer import OnlineBuffer
+from rltf.checkpoint import checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rltf.config import TrainConfig, to_toml
+from rltf.evaluate import evaluate
+from rltf.feedback import JudgedSample, Reward
+from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
+from rltf.learner import Learner, Optimization
+from rltf.metrics import MetricsLog, truncate
+from rltf.plugins import Plugins, ReferenceOracle
+from rltf.policy import Policy, TokenSequence
+from rltf.problems import Problem
+from rltf.progress import progress_bar, step_progress
+from rltf.sampler import Cycler
+from rltf.scoring import Feedback
+from rltf.token_rewards import Rollout, is_trainable, term_key, to_examples
+from rltf.training_data import TrainingProblems, reference_completion, training_problems
+
+
+@dataclass
+class Judged:
+    """One step's rollouts after the judge and the providers, with the time it took."""
+
+    rollouts: list[Rollout]
+    results: list[JudgeResult]
+    rewards: list[list[Reward]]
+    seconds: float
+
+
+class Run:
+    """Everything one training run holds; ``train()`` below is the whole procedure."""
+
+    def __init__(self, config: TrainConfig, console: Console, quiet: bool = False):
+        self.config, self.console, self.quiet = config, console, quiet
+        self.dir = Path(config.run.out)
+        self.device = _device(config.run.device)
+        self.autocast = _autocast(config.run.precision, self.device)
+        self.problems: TrainingProblems = training_problems(config.data)
+        self.by_id = {p.task_id: p for p in self.problems.rl}
+        self.feedback = Feedback.select(Plugins(), config.feedback.providers, config.feedback.options,
+                                        config.feedback.strict, "[feedback.options]")
+        self.policy = build_policy(config, self.dir, self.problems, self.device)
+        self.summary: dict[str, Any] = {}
+        self.with_tests: dict[str, Problem] = {}
+
+    # --- judge + feedback, run in the background thread -------------------------------------
+
+    def judge_and_score(self, judge: Judge, rollouts: list[Rollout]) -> Judged:
+        start = time.perf_counter()
+        problems = [self.problem_with_tests(judge, r.problem_id) for r in rollouts]
+        programs = [p.program(r.text) for p, r in zip(problems, rollouts)]
+        results = judge.run([Submission(p, program) for p, program in zip(problems, programs)])
+        samples = [JudgedSample(f"{r.problem_id}#{i}", p, program, result)
+                   for i, (r, p, program, result) in enumerate(zip(rollouts, problems, programs, results))]
+        rewards = self.feedback.score(samples)
+        return Judged(rollouts, results, rewards, time.perf_counter() - start)
+
+    def problem_with_tests(self, judge: Judge, problem_id: str) -> Problem:
+        """Generated tests (``rltf_extra_tests``) are made once per problem, the first time it is drawn."""
+        if problem_id not in self.with_tests:
+            problem = self.by_id[problem_id]
+            self.with_tests[problem_id] = self.feedback.with_extra_tests(problem, ReferenceOracle(judge))
+        return self.with_tests[problem_id]
+
+    def examples(self, judged: Judged) -> list:
+        prefixes = [len(self.by_id[r.problem_id].program_prefix) for r in judged.rollouts]
+        return to_examples(judged.rollouts, judged.rewards, prefixes, self.policy.encode_completion,
+                           self.policy.eos_id, self.config.learner.baseline)
+
+    # --- supervised data ----------------------------------------------------------------------
+
+    def supervised_sequences(self) -> list[TokenSequence]:
+        """Reference completions, EOS included so the model learns where a program ends."""
+        problems = [p for p in self.problems.supervised if reference_completion(p) is not None]
+        prompts = self.policy.encode_prompts([self.policy.prompt_text(p.prompt, p.starter_code) for p in problems])
+        limit = _max_positions(self.policy) - len(max(prompts, key=len, default=[]))
+        out = []
+        for problem, prompt in zip(problems, prompts):
+            ids, _ = self.policy.encode_completion(reference_completion(problem))
+            out.append(TokenSequence(prompt, (ids + [self.policy.eos_id])[:max(1, limit)]))
+        return out
+
+
+def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
+          console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) the whole procedure and return the summary written to ``summary.json``."""
+    console = console or Console(stderr=True)
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    run_dir = Path(config.run.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    latest = checkpoints(run_dir / "checkpoints")[-1] if resume and checkpoints(run_dir / "checkpoints") else None
+    if not resume:
+        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
+        (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
+    _seed(config.run.seed)
+    run = Run(config, console, quiet)
+    state = load_checkpoint(latest) if latest is not None else None
+    if state is not None:
+        truncate(run_dir / "metrics.jsonl", state["metrics_bytes"])
+        run.summary = state["summary"]
+        console.print(f"resuming from {latest}", highlight=False)
+    judge_config = JudgeConfig(timeout_s=config.judge.timeout_s, memory_mb=config.judge.memory_mb,
+                               workers=config.judge.workers or None, isolation=config.judge.isolation)
+    metrics = MetricsLog(run_dir / "metrics.jsonl", run_dir / "tensorboard" if config.run.tensorboard else None)
+    try:
+        with Judge(judge_config) as judge:
+            console.print(f"judge isolation: {judge.isolation}; device: {run.device}", highlight=False)
+            supervised_stage(run, judge, metrics, state if state and state["phase"] == "sft" else None)
+            if config.run.max_steps:
+                rl_stage(run, judge, metrics, state if state and state["phase"] == "rl" else None)
+            run.summary["after"] = evaluation(run, judge, "after")
+    finally:
+        metrics.close()
+    save_final_model(run)
+    run.summary.update(model=config.model.name or "embedded", seed=config.run.seed,
+                       sft_steps=config.sft.steps, rl_steps=config.run.max_steps, mode=config.run.mode)
+    _write_json(run_dir / "summary.json", run.summary)
+    return run.summary
+
+
+def evaluation(run: Run, judge: Judge, name: str) -> dict[str, Any]:
+    a = run.config.actor
+    with progress_bar(f"held-out pass@1 ({name})", len(run.problems.evaluation), quiet=run.quiet,
+                      console=run.console) as advance:
+        result = evaluate(run.policy, run.problems.evaluation, judge, max_new_tokens=a.max_new_tokens,
+                          batch_size=a.generation_batch, stop=a.stop, progress=advance).to_dict()
+    run.console.print(f"held-out pass@1 {name}: {result['pass@1']:.4f} over {result['problems']} problems",
+                      highlight=False)
+    return result
+
+
+# --- stage 1: supervised warm-up ----------------------------------------------------------------
+
+def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) -> None:
+    s = run.config.sft
+    if run.config.run.max_steps and state is None and "before" in run.summary:
+        return
+    sequences = run.supervised_sequences() if s.steps else []
+    if sequences and "before_sft" not in run.summary:
+        run.summary["before_sft"] = evaluation(run, judge, "before SFT")
+    if sequences:
+        learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
+                                                   run.config.learner.grad_clip, run.config.learner.micro_batch_size),
+                          autocast=run.autocast)
+        cycler = Cycler(sequences, run.config.run.seed)
+        start = 0
+        if state is not None:
+            start = _restore(run, state, learner=learner, sft_data=cycler)
+        with step_progress("SFT", s.steps, start, quiet=run.quiet, console=run.console) as update:
+            for step in range(start + 1, s.steps + 1):
+                began = time.perf_counter()
+                losses = learner.step(cycler.take(s.batch_size), [])
+                metrics.write({"phase": "sft", "step": step, **losses, "step_s": time.perf_counter() - began})
+                update(f"loss {losses['loss/sl']:.3f}")
+                if _save_due(run, step, s.steps):
+                    _checkpoint(run, metrics, "sft", step, learner=learner, sft_data=cycler)
+    run.summary["before"] = evaluation(run, judge, "before RL" if run.config.run.max_steps else "before")
+
+
+# --- stage 2: online (or offline) RL --------------------------------------------------------------
+
+def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) -> None:
+    c = run.config
+    learner = Learner(run.policy, Optimization(
+        c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
+        c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
+    ), c.learner.term_weights, autocast=run.autocast)
+    actor = Actor(run.policy, c.actor)
+    buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every)
+    problems = Cycler(run.problems.rl, c.run.seed + 1)
+    sequences = run.supervised_sequences() if c.learner.sl_weight > 0 else []
+    sl_data = Cycler(sequences, c.run.seed + 2) if sequences else None
+    parts = dict(learner=learner, actor=actor, buffer=buffer, problems=problems, sl_data=sl_data)
+    pending: list[Rollout] = []
+    start = 0
+    if state is not None:
+        start = _restore(run, state, **parts)
+        pending = state["pending"]
+    elif c.run.mode == "offline":
+        fill_offline(run, judge, actor, buffer)
+    online = c.run.mode == "online"
+    if online and not pending and start < c.run.max_steps:
+        pending = actor.rollouts(problems.take(c.actor.problems_per_step))
+    with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
+            step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update:
+        for step in range(start + 1, c.run.max_steps + 1):
+            began = time.perf_counter()
+            judging: Future | None = background.submit(run.judge_and_score, judge, pending) if online else None
+            row = learn(run, learner, buffer, sl_data, step)
+            row["gen_s"] = 0.0
+            if online and step < c.run.max_steps:
+                generated = time.perf_counter()
+                actor.sync(step)
+                following = actor.rollouts(problems.take(c.actor.problems_per_step))
+                row["gen_s"] = time.perf_counter() - generated
+            else:
+                following = []
+            if judging is not None:
+                waited = time.perf_counter()
+                judged = judging.result()
+                row["wait_s"] = time.perf_counter() - waited
+                row.update(absorb(run, judged, buffer))
+                row["overlap"] = 1.0 - row["wait_s"] / max(judged.seconds, 1e-9)
+            pending = following
+            row.update(step_s=time.perf_counter() - began, buffer_size=len(buffer), actor_weights_step=actor.weights_step)
+            if "samples" in row:
+                row["samples_per_s"] = row["samples"] / row["step_s"]
+            metrics.write({"phase": "rl", "step": step, **row})
+            run.feedback.plugins.observe(step, {k: v for k, v in row.items() if isinstance(v, (int, float))})
+            update(_progress_info(row))
+            if c.run.eval_every and step % c.run.eval_every == 0 and step < c.run.max_steps:
+                metrics.write({"phase": "eval", "step": step, **_flat(evaluation(run, judge, f"step {step}"))})
+            if _save_due(run, step, c.run.max_steps):
+                _checkpoint(run, metrics, "rl", step, pending=pending, **parts)
+
+
+def learn(run: Run, learner: Learner, buffer: OnlineBuffer, sl_data: Cycler | None, step: int) -> dict[str, Any]:
+    """One learner update from the buffer's visible examples and a supervised batch."""
+    c = run.config.learner
+    buffer.refresh(step)
+    rl = buffer.draw(c.rl_batch_size)
+    supervised = sl_data.take(c.sl_batch_size) if sl_data is not None and c.sl_batch_size else []
+    began = time.perf_counter()
+    row: dict[str, Any] = learner.step(supervised, rl) if (rl or supervised) else {}
+    row["learn_s"] = time.perf_counter() - began
+    row["rl_examples"] = len(rl)
+    if rl:  # updates between the weights that sampled and the weights being trained
+        row["actor_lag"] = (step - 1) - sum(e.policy_step for e in rl) / len(rl)
+    return row
+
+
+def absorb(run: Run, judged: Judged, buffer: OnlineBuffer) -> dict[str, Any]:
+    """Turn judged rollouts into examples, keep the trainable ones, and summarise them."""
+    examples = run.examples(judged)
+    kept = [e for e in examples if is_trainable(e)]
+    buffer.push(kept)
+    sampled = [(r, res, rew) for r, res, rew in zip(judged.rollouts, judged.results, judged.rewards) if not r.greedy]
+    greedy = [res for r, res in zip(judged.rollouts, judged.results) if r.greedy]
+    row: dict[str, Any] = {
+        "samples": len(judged.rollouts),
+        "judge_s": judged.seconds,
+        "pass_rate": sum(res.outcome == "pass" for _, res, _ in sampled) / max(1, len(sampled)),
+        "zero_advantage": 1.0 - len(kept) / max(1, len(examples)),
+    }
+    if greedy:
+        row["greedy_pass_rate"] = sum(res.outcome == "pass" for res in greedy) / len(greedy)
+    for outcome in sorted({res.outcome for _, res, _ in sampled}):
+        row[f"outcome/{outcome}"] = sum(res.outcome == outcome for _, res, _ in sampled) / len(sampled)
+    totals: dict[str, float] = {}
+    for _, _, rewards in sampled:
+        for reward in rewards:
+            totals[term_key(reward)] = totals.get(term_key(reward), 0.0) + reward.value
+    row.update({f"reward/{key}": value / max(1, len(sampled)) for key, value in sorted(totals.items())})
+    row.update({f"provider_failures/{k}": v for k, v in run.feedback.failure_counts().items() if v})
+    return row
+
+
+def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> None:
+    """The CodeRL setting: sample once from the starting policy, then train on that fixed set."""
+    c = run.config
+    problems = run.problems.rl[:c.run.offline_problems or None]
+    with progress_bar("offline samples", len(problems), quiet=run.quiet, console=run.console) as advance:
+        for start in range(0, len(problems), c.actor.problems_per_step):
+            chunk = problems[start:start + c.actor.problems_per_step]
+            judged = run.judge_and_score(judge, actor.rollouts(chunk))
+            buffer.push([e for e in run.examples(judged) if is_trainable(e)])
+            advance(len(chunk))
+    buffer.refresh(0, force=True)
+    run.console.print(f"offline buffer: {len(buffer)} trainable samples from {len(problems)} problems",
+                      highlight=False)
+
+
+# --- the run folder -----------------------------------------------------------------------------
+
+def build_policy(config: TrainConfig, run_dir: Path, problems: TrainingProblems, device: torch.device) -> Policy:
+    """The named Hugging Face model, or the embedded default (tokenizer trained once, kept in the run folder)."""
+    from rltf.policy import load_policy, prepared
+
+    dtype = None if config.model.dtype == "auto" else getattr(torch, config.model.dtype)
+    if config.model.name:
+        return load_policy(config.model, device, dtype)
+    from transformers import AutoTokenizer
+
+    from rltf import embedded
+
+    saved = run_dir / "tokenizer"
+    if (saved / "tokenizer.json").exists():
+        tokenizer = AutoTokenizer.from_pretrained(str(saved))
+    else:
+        texts = [s for p in problems.supervised for s in p.solutions] + [p.prompt for p in problems.rl]
+        tokenizer = embedded.train_tokenizer(texts, config.embedded.vocab_size)
+        tokenizer.save_pretrained(str(saved))
+    model = embedded.build_model(tokenizer, config.embedded, config.run.seed)
+    settings = config.model
+    limit = config.embedded.context - config.actor.max_new_tokens
+    if settings.max_prompt_tokens > limit:
+        from dataclasses import replace
+
+        settings = replace(settings, max_prompt_tokens=limit)
+    return prepared(model, tokenizer, settings, device)
+
+
+def save_final_model(run: Run) -> None:
+    """Standard Hugging Face format: ``from_pretrained(run_dir / "model")`` loads it (LoRA: the adapter)."""
+    out = run.dir / "model"
+    run.policy.model.save_pretrained(str(out))
+    run.policy.tokenizer.save_pretrained(str(out))
+
+
+def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,
+                **parts: Any) -> None:
+    state = {
+        "phase": phase, "step": step, "summary": run.summary, "rng": rng_state(),
+        "metrics_bytes": metrics.position(), "pending": pending or [],
+        "model": _trainable_state(run.policy.model),
+        "parts": {name: part.state_dict() for name, part in parts.items() if part is not None},
+    }
+    order = step if phase == "sft" else run.config.sft.steps + step
+    save_checkpoint(run.dir / "checkpoints", f"step-{order:07d}-{phase}", state, run.config.run.keep_checkpoints)
+
+
+def _restore(run: Run, state: dict[str, Any], **parts: Any) -> int:
+    run.policy.model.load_state_dict(state["model"], strict=not run.config.model.lora_r)
+    for name, part in parts.items():
+        if part is not None:
+            part.load_state_dict(state["parts"][name])
+    set_rng_state(state["rng"])
+    return state["step"]
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    """All weights, or only the adapters' under LoRA (the frozen base reloads from its name)."""
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    state = model.state_dict()
+    if len(trainable) == len(list(model.parameters())):
+        return {k: v.detach().clone() for k, v in state.items()}
+    return {k: v.detach().clone() for k, v in state.items() if k in trainable}
+
+
+def _save_due(run: Run, step: int, last: int) -> bool:
+    every = run.config.run.save_every
+    return bool(every) and (step % every == 0 or step == last)
+
+
+def _progress_info(row: dict[str, Any]) -> str:
+    parts = []
+    if "pass_rate" in row:
+        parts.append(f"pass {row['pass_rate']:.2f}")
+    rewards = [v for k, v in row.items() if k.startswith("reward/") and k.endswith("/coarse")]
+    if rewards:
+        parts.append(f"reward {rewards[0]:+.3f}")
+    if "samples_per_s" in row:
+        parts.append(f"{row['samples_per_s']:.0f} samples/s")
+    return "  ".join(parts)
+
+
+def _flat(result: dict[str, Any]) -> dict[str, Any]:
+    flat = {"pass@1": result["pass@1"]}
+    flat.update({f"outcome/{k}": v / max(1, result["problems"]) for k, v in result["outcomes"].items()})
+    return flat
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _autocast(precision: str, device: torch.device) -> Callable[[], Any]:
+    """bf16 autocast on a GPU that has it; full precision elsewhere (CPU autocast is slower here)."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
+    if not use_bf16:
+        return nullcontext
+    return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
+
+
+def _max_positions(policy: Policy) -> int:
+    config = policy.model.config
+    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1 << 20
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    import json
+
+    partial_path = path.with_suffix(".partial")
+    partial_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    partial_path.replace(path)
