@@ -29,6 +29,7 @@ from rltf.problems import Problem
 from rltf.progress import progress_bar
 from rltf.scoring import Feedback, check_option_tables
 from rltf import train_cli
+from rltf.config import read_toml
 
 log = logging.getLogger("rltf.cli")
 
@@ -232,26 +233,10 @@ def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[s
     """The tables may also sit under ``[feedback]`` (``[feedback.unittest]``), so one file can serve several runs."""
     if path is None:
         return {}
-    tables = _read_toml(path)
+    tables = read_toml(path)
     if set(tables) == {"feedback"} and "feedback" not in known:
         tables = tables["feedback"]
     return check_option_tables(tables, known, str(path))
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10 has no tomllib; tomli is the same parser
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise RltfError("reading --feedback-options on Python 3.10 needs the tomli package") from None
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(path, f"cannot read ({getattr(error, 'strerror', None) or error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise DataError(path, f"not valid TOML ({error})") from None
 
 
 def add_extra_tests(rows: Sequence[CompletionRow], feedback: Feedback, judge: Judge,

@@ -18,6 +18,11 @@ from typing import Any, Literal, Mapping
 
 from rltf.errors import DataError, RltfError
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, installed there as a dependency
+    import tomli as tomllib  # type: ignore[no-redef]
+
 
 @dataclass
 class ModelSettings:
@@ -113,6 +118,7 @@ class LearnerSettings:
     term_weights: dict[str, float] = field(default_factory=dict)
     baseline: Literal["greedy", "mean"] = "mean"
     balance: Literal["grad_norm", "none"] = "grad_norm"
+    skip_zero_advantage: bool = True
 
 
 @dataclass
@@ -146,6 +152,7 @@ class RunSettings:
     precision: Literal["auto", "float32", "bf16"] = "auto"
     threads: int = 0
     tensorboard: bool = False
+    overlap: bool = True
 
 
 @dataclass
@@ -170,7 +177,7 @@ POSITIVE = {
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
     "embedded.layers", "embedded.width", "embedded.heads", "embedded.context", "judge.timeout_s",
-    "learner.lr", "sft.lr",
+    "learner.lr", "sft.lr", "actor.temperature",
 }
 
 
@@ -199,6 +206,8 @@ def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any], source: s
         *parents, last = key.split(".")
         for parent in parents:
             target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                raise DataError(source, f"{section}.{parent} is not a table", field=dotted)
         target[last] = value
     return config_from_dict(data, source)
 
@@ -208,8 +217,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise RltfError(f"--set expects section.key=value, got {text!r}")
-    import tomllib
-
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -242,8 +249,6 @@ def to_toml(config: TrainConfig) -> str:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    import tomllib
-
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
@@ -280,7 +285,10 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    """Basic string; control characters (forbidden raw in TOML) as \\uXXXX escapes."""
+    escaped = "".join(
+        "\\\\" if ch == "\\" else '\\"' if ch == '"' else f"\\u{ord(ch):04x}" if ord(ch) < 32 or ord(ch) == 127 else ch
+        for ch in text)
     return f'"{escaped}"'
 
 

@@ -141,4 +141,6 @@ def _norm(tensors: Sequence[torch.Tensor]) -> float:
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    """Micro-batches of sequences of similar length, so little compute goes to padding."""
+    ordered = sorted(items, key=lambda item: len(item.prompt_ids) + len(item.completion_ids))
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]

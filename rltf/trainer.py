@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -165,12 +166,16 @@ def evaluation(run: Run, judge: Judge, name: str) -> dict[str, Any]:
 # --- stage 1: supervised warm-up ----------------------------------------------------------------
 
 def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) -> None:
+    """SFT, with held-out pass@1 around it: "before_sft" and "before" (RL) in a full run,
+    "before" and (from ``train``) "after" in an SFT-only run."""
     s = run.config.sft
-    if run.config.run.max_steps and state is None and "before" in run.summary:
+    rl_follows = bool(run.config.run.max_steps)
+    if rl_follows and state is None and "before" in run.summary:
         return
     sequences = run.supervised_sequences() if s.steps else []
-    if sequences and "before_sft" not in run.summary:
-        run.summary["before_sft"] = evaluation(run, judge, "before SFT")
+    first = "before_sft" if rl_follows else "before"
+    if sequences and first not in run.summary:
+        run.summary[first] = evaluation(run, judge, "before SFT")
     if sequences:
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
                                                    run.config.learner.grad_clip, run.config.learner.micro_batch_size),
@@ -187,7 +192,8 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
                 update(f"loss {losses['loss/sl']:.3f}")
                 if _save_due(run, step, s.steps):
                     _checkpoint(run, metrics, "sft", step, learner=learner, sft_data=cycler)
-    run.summary["before"] = evaluation(run, judge, "before RL" if run.config.run.max_steps else "before")
+    if rl_follows or "before" not in run.summary:
+        run.summary["before"] = evaluation(run, judge, "before RL" if rl_follows else "before")
 
 
 # --- stage 2: online (or offline) RL --------------------------------------------------------------
@@ -218,7 +224,11 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update:
         for step in range(start + 1, c.run.max_steps + 1):
             began = time.perf_counter()
-            judging: Future | None = background.submit(run.judge_and_score, judge, pending) if online else None
+            judging: Future | None = None
+            if online:
+                judging = background.submit(run.judge_and_score, judge, pending)
+                if not c.run.overlap:
+                    futures_wait([judging])
             row = learn(run, learner, buffer, sl_data, step)
             row["gen_s"] = 0.0
             if online and step < c.run.max_steps:
@@ -265,7 +275,7 @@ def learn(run: Run, learner: Learner, buffer: OnlineBuffer, sl_data: Cycler | No
 def absorb(run: Run, judged: Judged, buffer: OnlineBuffer) -> dict[str, Any]:
     """Turn judged rollouts into examples, keep the trainable ones, and summarise them."""
     examples = run.examples(judged)
-    kept = [e for e in examples if is_trainable(e)]
+    kept = [e for e in examples if is_trainable(e) or not run.config.learner.skip_zero_advantage]
     buffer.push(kept)
     sampled = [(r, res, rew) for r, res, rew in zip(judged.rollouts, judged.results, judged.rewards) if not r.greedy]
     greedy = [res for r, res in zip(judged.rollouts, judged.results) if r.greedy]
@@ -273,7 +283,7 @@ def absorb(run: Run, judged: Judged, buffer: OnlineBuffer) -> dict[str, Any]:
         "samples": len(judged.rollouts),
         "judge_s": judged.seconds,
         "pass_rate": sum(res.outcome == "pass" for _, res, _ in sampled) / max(1, len(sampled)),
-        "zero_advantage": 1.0 - len(kept) / max(1, len(examples)),
+        "zero_advantage": sum(not is_trainable(e) for e in examples) / max(1, len(examples)),
     }
     if greedy:
         row["greedy_pass_rate"] = sum(res.outcome == "pass" for res in greedy) / len(greedy)

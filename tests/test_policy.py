@@ -1,0 +1,231 @@
+"""The policy and the learner on real (tiny, locally built) models.
+
+RL is only sound when the learner scores a completion exactly as the actor sampled it:
+the same log-probs whatever the padding of the batch, for decoder-only and
+encoder-decoder models alike. These tests compare the learner's log-probs with
+``generate``'s own scores, check EOS handling, that LoRA trains only its adapters, and
+that a learner step moves log-probs the way the supervised and RL weights say.
+"""
+
+import pytest
+import torch
+from transformers import T5Config, T5ForConditionalGeneration
+
+from rltf.config import EmbeddedSettings, ModelSettings
+from rltf.embedded import build_model, train_tokenizer
+from rltf.learner import Learner, Optimization
+from rltf.policy import TokenSequence, prepared
+from rltf.token_rewards import Example
+
+CPU = torch.device("cpu")
+TINY = EmbeddedSettings(layers=2, width=32, heads=2, context=128, vocab_size=300)
+CORPUS = [
+    "def add(a, b):\n    return a + b\n",
+    "x = int(input())\nprint(x * 2)\n",
+    "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n",
+]
+LONG_PROMPT = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n" * 2
+OPT = Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run far faster on one thread than contending for a busy machine's cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(CORPUS * 4, vocab_size=300)
+
+
+@pytest.fixture
+def policy(tok):
+    return prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
+
+
+def ids(tok, text):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def seq(tok, prompt, completion, eos=False):
+    return TokenSequence(ids(tok, prompt), ids(tok, completion) + ([tok.eos_token_id] if eos else []))
+
+
+@pytest.fixture(scope="module")
+def taught(tok):
+    """A policy taught that one prompt's completion ends with EOS and another's runs on."""
+    policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
+    ends = seq(tok, "def add(a, b):\n", "    return a + b\n", eos=True)
+    runs_on = seq(tok, "x = int(input())\n", "print(x * 2)\n" * 3)
+    learner = Learner(policy, Optimization(lr=1e-2, weight_decay=0.0, warmup_steps=0, total_steps=40))
+    for _ in range(40):
+        learner.step([ends, runs_on], [])
+    policy.model.eval()
+    return policy, ends, runs_on
+
+
+def greedy_with_scores(model, tok, prompts, max_new_tokens):
+    """Raw ``generate`` on a left-padded batch: each row's new tokens (through its first EOS) and their log-probs."""
+    batch = tok.pad({"input_ids": prompts}, return_tensors="pt")
+    assert tok.padding_side == "left" and len({len(p) for p in prompts}) > 1
+    out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens, output_scores=True,
+                         return_dict_in_generate=True, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    new = out.sequences[:, -len(out.scores):]
+    logp = torch.log_softmax(torch.stack(out.scores, 1).float(), -1).gather(-1, new[..., None]).squeeze(-1)
+    rows = []
+    for tokens, scores in zip(new.tolist(), logp):
+        n = tokens.index(tok.eos_token_id) + 1 if tok.eos_token_id in tokens else len(tokens)
+        rows.append((tokens[:n], scores[:n]))
+    return rows
+
+
+def logprob_of(policy, sequence):
+    with torch.no_grad():
+        return float(policy.completion_logprobs([sequence])[0].sum())
+
+
+def test_padding_leaves_a_sequences_logprobs_unchanged(policy, tok):
+    policy.model.eval()
+    short = seq(tok, "def add(a, b):\n", "    return a + b\n")
+    long = seq(tok, LONG_PROMPT, "print(total)\n")
+    with torch.no_grad():
+        alone = policy.completion_logprobs([short])[0]
+        padded = policy.completion_logprobs([long, short])[1]
+    assert len(long.prompt_ids) > 3 * len(short.prompt_ids + short.completion_ids)
+    assert torch.allclose(alone, padded, atol=1e-5)
+
+
+def test_without_mask_derived_positions_padding_would_change_logprobs(policy, tok):
+    policy.model.eval()
+    short = seq(tok, "def add(a, b):\n", "    return a + b\n")
+    long = seq(tok, LONG_PROMPT, "print(total)\n")
+    batch = tok.pad({"input_ids": [long.prompt_ids + long.completion_ids, short.prompt_ids + short.completion_ids]},
+                    return_tensors="pt")
+    n = len(short.completion_ids)
+    with torch.no_grad():
+        alone = policy.completion_logprobs([short])[0]
+        logits = policy.model(**batch).logits[1, -n - 1:-1]  # positions counted from the padding, not the text
+    naive = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][1, -n:, None]).squeeze(-1)
+    assert (naive - alone).abs().max() > 1e-2
+
+
+def test_learner_logprobs_equal_greedy_generation_scores(taught, tok):
+    policy, ends, _ = taught
+    prompts = [ends.prompt_ids, ids(tok, LONG_PROMPT)]
+    rows = greedy_with_scores(policy.model, tok, prompts, max_new_tokens=12)
+    assert rows[0][0][-1] == tok.eos_token_id and len(rows[0][0]) < len(rows[1][0])  # EOS is scored too
+    with torch.no_grad():
+        learner = policy.completion_logprobs([TokenSequence(p, c) for p, (c, _) in zip(prompts, rows)])
+    for (_, scores), mine in zip(rows, learner):
+        assert torch.allclose(mine, scores, atol=1e-4)
+
+
+def test_generate_strips_eos_and_says_which_rows_ended(taught):
+    policy, ends, runs_on = taught
+    (first, first_ended), (second, second_ended) = policy.generate(
+        [ends.prompt_ids, runs_on.prompt_ids], sample=False, max_new_tokens=10)
+    assert (first, first_ended) == (ends.completion_ids[:-1], True)
+    assert (second, second_ended) == (runs_on.completion_ids[:10], False)
+
+
+def test_sampled_generation_respects_max_new_tokens(taught):
+    policy, ends, runs_on = taught
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        out = policy.generate([ends.prompt_ids, runs_on.prompt_ids] * 4, sample=True, temperature=1.0, top_p=0.9,
+                              max_new_tokens=5)
+    for completion, ended in out:
+        assert len(completion) <= 5 and policy.eos_id not in completion
+        assert ended or len(completion) == 5
+
+
+def tiny_t5(tok, seed):
+    config = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, num_layers=2, num_heads=2, d_kv=16,
+                      decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id,
+                      eos_token_id=tok.eos_token_id)
+    torch.manual_seed(seed)
+    return T5ForConditionalGeneration(config)
+
+
+@pytest.fixture(scope="module")
+def seq2seq(tok):
+    """A tiny T5 whose greedy completions are more than EOS (a random init often stops at once)."""
+    prompts = [ids(tok, "def add(a, b):\n"), ids(tok, LONG_PROMPT)]
+    for seed in range(20):
+        policy = prepared(tiny_t5(tok, seed), tok, ModelSettings(), CPU)
+        if all(len(c) >= 3 for c, _ in policy.generate(prompts, sample=False, max_new_tokens=6)):
+            policy.model.eval()
+            return policy, prompts
+    pytest.fail("no seed gave a tiny T5 that generates more than EOS")
+
+
+def test_seq2seq_policy_generates_completions(seq2seq, tok):
+    policy, prompts = seq2seq
+    assert policy.seq2seq
+    out = policy.generate(prompts, sample=False, max_new_tokens=6)
+    raw = greedy_with_scores(policy.model, tok, prompts, max_new_tokens=6)
+    for (completion, ended), (tokens, _) in zip(out, raw):
+        assert ended == (tokens[-1] == tok.eos_token_id)
+        assert completion == (tokens[:-1] if ended else tokens)
+
+
+def test_seq2seq_logprobs_equal_greedy_generation_scores(seq2seq, tok):
+    policy, prompts = seq2seq
+    rows = greedy_with_scores(policy.model, tok, prompts, max_new_tokens=6)
+    with torch.no_grad():
+        learner = policy.completion_logprobs([TokenSequence(p, c) for p, (c, _) in zip(prompts, rows)])
+    for (_, scores), mine in zip(rows, learner):
+        assert torch.allclose(mine, scores, atol=1e-4)
+
+
+def test_lora_trains_only_adapters(tok):
+    policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(lora_r=4), CPU)
+    trainable = {name for name, p in policy.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in name for name in trainable)
+    before = {name: p.detach().clone() for name, p in policy.model.named_parameters()}
+    Learner(policy, OPT).step([seq(tok, "def add(a, b):\n", "    return a + b\n")], [])
+    changed = {name for name, p in policy.model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed and changed <= trainable
+
+
+def test_supervised_steps_lower_the_loss(policy, tok):
+    policy.model.eval()
+    target = seq(tok, "def add(a, b):\n", "    return a + b\n", eos=True)
+    learner = Learner(policy, OPT)
+    losses = [learner.step([target], [])["loss/sl"] for _ in range(5)]
+    assert losses[-1] < losses[0]
+    assert -logprob_of(policy, target) / len(target.completion_ids) < losses[0]
+
+
+def rl_example(tok, weight):
+    target = seq(tok, "x = int(input())\n", "print(x * 2)\n")
+    return target, Example(target.prompt_ids, target.completion_ids,
+                           {"unittest/coarse": [weight] * len(target.completion_ids)})
+
+
+def test_grad_norm_balance_scales_rl_to_the_supervised_norm(policy, tok):
+    _, example = rl_example(tok, -0.9)
+    metrics = Learner(policy, OPT).step([seq(tok, "def add(a, b):\n", "    return a + b\n")], [example])
+    assert {"loss/sl", "loss/unittest/coarse", "grad_norm/sl", "grad_norm/rl", "rl_scale"} <= set(metrics)
+    assert metrics["grad_norm/sl"] > 0 and metrics["grad_norm/rl"] > 0
+    assert metrics["rl_scale"] == pytest.approx(metrics["grad_norm/sl"] / metrics["grad_norm/rl"], rel=1e-6)
+
+
+def test_without_balance_rl_is_not_rescaled(policy, tok):
+    _, example = rl_example(tok, -0.9)
+    balance_off = Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=10, balance="none")
+    metrics = Learner(policy, balance_off).step([seq(tok, "def add(a, b):\n", "    return a + b\n")], [example])
+    assert metrics["rl_scale"] == 1.0
+
+
+@pytest.mark.parametrize(("weight", "direction"), [(1.0, 1), (-1.0, -1)])
+def test_rl_weight_sign_moves_the_completions_logprob(policy, tok, weight, direction):
+    policy.model.eval()
+    target, example = rl_example(tok, weight)
+    before = logprob_of(policy, target)
+    Learner(policy, OPT).step([], [example])
+    assert (logprob_of(policy, target) - before) * direction > 0
