@@ -40,7 +40,7 @@ VARIANTS = {
     "no overlap": {**GRPO_LIKE, "run": {"overlap": False}},
     "neither (sequential, every row)": {**GRPO_LIKE, "run": {"overlap": False},
                                          "learner": {**GRPO_LIKE["learner"], "skip_zero_advantage": False}},
-    "quickstart terms (coarse+fine+adaptive, SL, greedy baseline)": {},
+    "quickstart terms (coarse+fine+adaptive, SL term, + greedy program judged)": {},
 }
 
 

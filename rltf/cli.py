@@ -27,9 +27,8 @@ from rltf.passk import Summary, summarize
 from rltf.plugins import Plugins, ReferenceOracle, parse_names
 from rltf.problems import Problem
 from rltf.progress import progress_bar
-from rltf.scoring import Feedback, check_option_tables
+from rltf.scoring import Feedback, read_feedback_options
 from rltf import train_cli
-from rltf.config import read_toml
 
 log = logging.getLogger("rltf.cli")
 
@@ -227,16 +226,6 @@ def select_feedback(names: str | None, options_file: Path | None, strict: bool) 
     plugins = Plugins()
     options = read_feedback_options(options_file, plugins.providers)
     return Feedback.select(plugins, names, options, strict)
-
-
-def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The tables may also sit under ``[feedback]`` (``[feedback.unittest]``), so one file can serve several runs."""
-    if path is None:
-        return {}
-    tables = read_toml(path)
-    if set(tables) == {"feedback"} and "feedback" not in known:
-        tables = tables["feedback"]
-    return check_option_tables(tables, known, str(path))
 
 
 def add_extra_tests(rows: Sequence[CompletionRow], feedback: Feedback, judge: Judge,

@@ -273,6 +273,9 @@ def check(config: TrainConfig, source: str) -> None:
         raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
     if config.embedded.width % config.embedded.heads:
         raise DataError(source, "embedded.width must be a multiple of embedded.heads", field="embedded.width")
+    if config.learner.baseline == "greedy" and not config.actor.greedy_baseline:
+        raise DataError(source, "learner.baseline = 'greedy' needs actor.greedy_baseline = true",
+                        field="learner.baseline")
     if "{prompt}" not in config.model.prompt_template:
         raise DataError(source, "must contain {prompt}", field="model.prompt_template")
 

@@ -48,7 +48,7 @@ def rltf_score(samples: Sequence[JudgedSample], options: Mapping[str, Any]) -> l
     Implemented by a provider object. ``samples`` holds one or more judged programs; a
     provider that is cheaper per batch (one pylint process for many files) benefits from
     large batches, and every provider must give each sample its own answer. ``options``
-    is the provider's own settings table (``[feedback.NAME]`` in a run's config).
+    is the provider's own settings table (``[feedback.options.NAME]`` in a run's config).
 
     Every reward's ``provider`` must be the provider's ``name``; ``kind`` says which of
     its signals it is (``"coarse"``, ``"fine"``, ``"adaptive"``, ``"convention"``...).
@@ -76,6 +76,7 @@ def rltf_extra_tests(problem: Problem, oracle: Any, options: Mapping[str, Any]) 
 def rltf_observe_metrics(step: int, metrics: Mapping[str, float]) -> None:
     """Observe one step's metrics (for loggers: TensorBoard, W&B, a CSV...).
 
-    Called after each optimizer step and each evaluation; ``metrics`` maps names such as
-    ``loss/coarse`` or ``reward/pylint`` to floats. Observers must not change it.
+    Called after each RL step with that step's row of ``metrics.jsonl``: names such as
+    ``loss/unittest/coarse``, ``reward/pylint/convention`` or ``pass_rate``, mapped to
+    numbers. Observers must not change it.
     """

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from rltf.config import read_toml
 from rltf.errors import DataError, RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.plugins import Plugins, ProviderError, ReferenceOracle
@@ -93,3 +95,15 @@ def check_option_tables(tables: Mapping[str, Any], known: Mapping[str, Any], sou
             raise DataError(source, f"no feedback provider is named {name!r}; known providers: "
                                     f"{', '.join(sorted(known)) or 'none'}", field=name)
     return {name: dict(table) for name, table in tables.items()}
+
+
+def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The tables may also sit under ``[feedback]`` or, as in a run's config, ``[feedback.options]``."""
+    if path is None:
+        return {}
+    tables = read_toml(path)
+    if set(tables) == {"feedback"} and "feedback" not in known:
+        tables = tables["feedback"]
+        if set(tables) <= {"options", "providers", "strict"} and "options" not in known:
+            tables = tables.get("options", {})
+    return check_option_tables(tables, known, str(path))

@@ -15,7 +15,7 @@ from typing import Any, List, Optional
 import typer
 from rich.console import Console
 
-from rltf.config import TrainConfig, apply_overrides, config_from_dict, load_config, parse_assignment, read_toml
+from rltf.config import TrainConfig, apply_overrides, config_from_dict, load_config, parse_assignment
 from rltf.errors import RltfError
 from rltf.plugins import parse_names
 
@@ -94,10 +94,13 @@ def report_command(
         Console().print(str(path), highlight=False, soft_wrap=True)
 
 
-def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments: list[str]) -> TrainConfig:
+def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments: list[str],
+                   forced: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the file, then the flags, then ``--set``; ``forced`` (what a command means) last."""
     config = load_config(config_file) if config_file is not None else config_from_dict({})
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None}, "command line")
     config = apply_overrides(config, dict(parse_assignment(a) for a in assignments), "--set")
+    config = apply_overrides(config, forced or {}, "command line")
     if not config.run.out:
         config.run.out = str(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     return config
@@ -114,7 +117,7 @@ def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str]
         config = load_config(resume / "config.toml")
         config.run.out = str(resume)
     else:
-        config = resolve_config(config_file, {**flags, **(forced or {})}, assignments)
+        config = resolve_config(config_file, flags, assignments, forced)
         if Path(config.run.out, "checkpoints").is_dir():
             raise RltfError(f"{config.run.out} already holds a run; use --resume {config.run.out} or another --out")
     summary = train(config, resume=resume is not None, quiet=quiet)
@@ -130,8 +133,10 @@ def _feedback_flags(names: str | None, options_file: Path | None) -> dict[str, A
     if names is not None:
         flags["feedback.providers"] = parse_names(names)
     if options_file is not None:
-        tables = read_toml(options_file)
-        flags["feedback.options"] = tables.get("feedback", {}).get("options", tables.get("feedback", tables))
+        from rltf.plugins import Plugins
+        from rltf.scoring import read_feedback_options
+
+        flags["feedback.options"] = read_feedback_options(options_file, Plugins().providers)
     return flags
 
 

@@ -17,6 +17,7 @@ Every setting is in ``TrainConfig``; the run folder holds ``config.toml``,
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,6 +49,8 @@ from rltf.sampler import Cycler
 from rltf.scoring import Feedback
 from rltf.token_rewards import Rollout, is_trainable, term_key, to_examples
 from rltf.training_data import TrainingProblems, reference_completion, training_problems
+
+log = logging.getLogger("rltf.trainer")
 
 
 @dataclass
@@ -123,7 +126,7 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     run_dir = Path(config.run.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     latest = checkpoints(run_dir / "checkpoints")[-1] if resume and checkpoints(run_dir / "checkpoints") else None
-    if not resume:
+    if latest is None:  # a fresh run, or one killed before its first checkpoint: start over
         (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
         (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
     _seed(config.run.seed)
@@ -225,10 +228,12 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         for step in range(start + 1, c.run.max_steps + 1):
             began = time.perf_counter()
             judging: Future | None = None
+            waited_in_sequence = 0.0
             if online:
                 judging = background.submit(run.judge_and_score, judge, pending)
                 if not c.run.overlap:
                     futures_wait([judging])
+                    waited_in_sequence = time.perf_counter() - began
             row = learn(run, learner, buffer, sl_data, step)
             row["gen_s"] = 0.0
             if online and step < c.run.max_steps:
@@ -241,7 +246,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             if judging is not None:
                 waited = time.perf_counter()
                 judged = judging.result()
-                row["wait_s"] = time.perf_counter() - waited
+                row["wait_s"] = time.perf_counter() - waited + waited_in_sequence
                 row.update(absorb(run, judged, buffer))
                 row["overlap"] = 1.0 - row["wait_s"] / max(judged.seconds, 1e-9)
             pending = following
@@ -306,9 +311,12 @@ def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> 
         for start in range(0, len(problems), c.actor.problems_per_step):
             chunk = problems[start:start + c.actor.problems_per_step]
             judged = run.judge_and_score(judge, actor.rollouts(chunk))
-            buffer.push([e for e in run.examples(judged) if is_trainable(e)])
+            buffer.push([e for e in run.examples(judged) if is_trainable(e) or not c.learner.skip_zero_advantage])
             advance(len(chunk))
     buffer.refresh(0, force=True)
+    if len(buffer) == buffer.capacity:
+        log.warning("the offline sample set filled buffer.capacity = %d; older samples were dropped "
+                    "(raise buffer.capacity to keep them all)", buffer.capacity)
     run.console.print(f"offline buffer: {len(buffer)} trainable samples from {len(problems)} problems",
                       highlight=False)
 

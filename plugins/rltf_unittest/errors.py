@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+import warnings
 from contextlib import suppress
 from enum import Enum
 
@@ -95,10 +96,20 @@ def last_code_line(program: str) -> int:
     return 1
 
 
+def _parse(source: str) -> None:
+    """Parsing only (no compiling) runs nothing of the program and stops short of compiler checks.
+
+    Warnings the parser raises about the program (``1if``: invalid decimal literal) are the
+    program's, not the user's: they stay off the trainer's terminal.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ast.parse(source)
+
+
 def _parses(program: str) -> bool:
-    """Parsing only (no compiling) runs nothing of the program and stops short of compiler checks."""
     try:
-        ast.parse(program)
+        _parse(program)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True
@@ -109,7 +120,7 @@ def _parses_once_closed(program: str, last: int) -> bool:
     if not closers:
         return False
     try:
-        ast.parse(program + "\n" + closers)
+        _parse(program + "\n" + closers)
     except SyntaxError as exc:
         return exc.lineno is not None and exc.lineno >= last
     except (ValueError, MemoryError, RecursionError):

@@ -1,6 +1,6 @@
 """The ``unittest`` feedback provider: RLTF's three reward granularities from the judge's verdict.
 
-Options (``[feedback.unittest]``), see the package docstring for their meaning:
+Options (``[feedback.options.unittest]`` in a run's config), see the package docstring for their meaning:
 ``coarse``, ``fine``, ``adaptive`` (bool), ``coarse_rewards`` (outcome -> value),
 ``fine_penalty`` (float) and ``alpha`` (``"paper"`` or ``"one"``).
 """
