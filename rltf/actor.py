@@ -35,7 +35,7 @@ class Actor:
     def rollouts(self, problems: Sequence[Problem]) -> list[Rollout]:
         """k samples of each problem, then its greedy program if the baseline needs one."""
         s = self.settings
-        prompts = self.policy.encode_prompts([self.policy.prompt_text(p.prompt, p.starter_code) for p in problems])
+        prompts = self.policy.encode_prompts([self.policy.prompt_text(p) for p in problems])
         rows = [(p, ids, False) for p, ids in zip(problems, prompts) for _ in range(s.samples_per_problem)]
         if s.greedy_baseline:
             rows += [(p, ids, True) for p, ids in zip(problems, prompts)]

@@ -29,7 +29,7 @@ def evaluate(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_n
     programs = []
     for start in range(0, len(problems), batch_size):
         chunk = problems[start:start + batch_size]
-        prompts = policy.encode_prompts([policy.prompt_text(p.prompt, p.starter_code) for p in chunk])
+        prompts = policy.encode_prompts([policy.prompt_text(p) for p in chunk])
         for problem, (ids, _) in zip(chunk, policy.generate(prompts, sample=False, max_new_tokens=max_new_tokens)):
             programs.append(problem.program(cut_at_stop(policy.decode(ids), stop)[0]))
         if progress:

@@ -18,6 +18,7 @@ import torch
 
 from rltf.config import ModelSettings
 from rltf.errors import RltfError
+from rltf.problems import AssertTests, Problem
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,17 @@ class Policy:
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id
 
-    def prompt_text(self, prompt: str, starter_code: str = "") -> str:
-        return self.settings.prompt_template.format(prompt=prompt, starter_code=starter_code)
+    def prompt_text(self, problem: Problem) -> str:
+        """The model's input for a problem: ``model.prompt_template`` filled in.
+
+        Placeholders: ``{prompt}``, ``{starter_code}``, ``{entry_point}`` and ``{tests}``
+        (the first three assert-style tests, as MBPP's usual prompt shows them: it is the
+        only place MBPP names the function to write).
+        """
+        tests = problem.tests
+        shown = "\n".join(tests.asserts[:3]) if isinstance(tests, AssertTests) else ""
+        return self.settings.prompt_template.format(prompt=problem.prompt, starter_code=problem.starter_code,
+                                                    entry_point=problem.entry_point or "", tests=shown)
 
     def encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each prompt; a long prompt keeps its end, which the completion continues."""

@@ -108,7 +108,7 @@ class Run:
     def supervised_sequences(self) -> list[TokenSequence]:
         """Reference completions, EOS included so the model learns where a program ends."""
         problems = [p for p in self.problems.supervised if reference_completion(p) is not None]
-        prompts = self.policy.encode_prompts([self.policy.prompt_text(p.prompt, p.starter_code) for p in problems])
+        prompts = self.policy.encode_prompts([self.policy.prompt_text(p) for p in problems])
         limit = _max_positions(self.policy) - len(max(prompts, key=len, default=[]))
         out = []
         for problem, prompt in zip(problems, prompts):

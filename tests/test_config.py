@@ -248,3 +248,14 @@ def test_assignment_feeds_overrides():
     config = apply_overrides(TrainConfig(), dict([parse_assignment("learner.baseline=greedy"),
                                                   parse_assignment("buffer.capacity=128")]))
     assert (config.learner.baseline, config.buffer.capacity) == ("greedy", 128)
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{prompt} {nosuch}", "unknown placeholder {nosuch}"),
+    ("{tests}", "must contain {prompt}"),
+    ("{prompt", "not a valid template"),
+])
+def test_prompt_template_placeholders_are_checked(template, message):
+    with pytest.raises(DataError, match=message) as error:
+        config_from_dict({"model": {"prompt_template": template}}, "run.toml")
+    assert error.value.field == "model.prompt_template"

@@ -97,6 +97,26 @@ def test_sft_only_run_reports_before_and_after(tmp_path):
     assert not rl_rows(tmp_path / "run")
 
 
+def _mbpp_row(task_id: int, name: str, body: str, cases: list[tuple[int, int]]) -> dict:
+    return {"task_id": task_id, "text": f"Write a function {name} as the tests show.",
+            "code": f"def {name}(x):\r\n    return {body}", "test_setup_code": "", "challenge_test_list": [],
+            "test_list": [f"assert {name}({a}) == {b}" for a, b in cases]}
+
+
+def test_trains_on_a_dataset_file_in_its_usual_format(tmp_path):
+    """MBPP's own JSONL layout, its task-id splits, and a prompt template that shows the tests."""
+    rows = [_mbpp_row(601 + i, f"f{i}", f"x + {i}", [(1, 1 + i), (5, 5 + i)]) for i in range(6)]
+    rows += [_mbpp_row(11 + i, f"g{i}", f"x * {i}", [(2, 2 * i), (3, 3 * i)]) for i in range(3)]
+    path = tmp_path / "mbpp.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = tiny_config(tmp_path / "run", data={"dataset": "mbpp", "path": str(path), "split": "train",
+                                                "eval_split": "test"},
+                         model={"prompt_template": "{prompt}\n{tests}\n"}, run={"max_steps": 2})
+    summary = train(config, quiet=True)
+    assert summary["after"]["problems"] == 3
+    assert [r["step"] for r in rl_rows(tmp_path / "run")] == [1, 2]
+
+
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rltf.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kwargs)
