@@ -77,7 +77,7 @@ class DataSettings:
 class SftSettings:
     """Supervised warm-up on reference solutions, run before RL (``steps = 0`` skips it)."""
 
-    steps: int = 1500
+    steps: int = 300
     batch_size: int = 32
     lr: float = 2e-3
     warmup_steps: int = 50
@@ -105,7 +105,7 @@ class BufferSettings:
 
 @dataclass
 class LearnerSettings:
-    lr: float = 1e-4
+    lr: float = 3e-4
     weight_decay: float = 0.05
     warmup_steps: int = 10
     schedule: Literal["constant", "linear", "cosine"] = "constant"
@@ -142,7 +142,7 @@ class JudgeSettings:
 class RunSettings:
     out: str = ""
     seed: int = 0
-    max_steps: int = 150
+    max_steps: int = 300
     mode: Literal["online", "offline"] = "online"
     offline_problems: int = 0
     save_every: int = 50
