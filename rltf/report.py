@@ -182,7 +182,10 @@ def _heldout_scores(path: Path) -> dict[str, float]:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise DataError(path, f"not valid JSON ({error.msg} at line {error.lineno})") from None
-    stages = {label: summary.get(key) for key, label in HELDOUT} if isinstance(summary, dict) else {}
+    if not isinstance(summary, dict):
+        return {}
+    labels = dict(HELDOUT) if summary.get("rl_steps", 1) else {"before": "before SFT", "after": "after SFT"}
+    stages = {label: summary.get(key) for key, label in labels.items()}
     scores = {label: _number(stage.get("pass@1")) for label, stage in stages.items() if isinstance(stage, dict)}
     return {label: score for label, score in scores.items() if score is not None}
 

@@ -83,6 +83,45 @@ def test_final_model_loads_with_from_pretrained(tmp_path):
     assert out.shape[1] > ids["input_ids"].shape[1]
 
 
+def _save_tiny_model(folder: Path, seq2seq: bool) -> Path:
+    """A Hugging Face model folder made here (no hub): what a user's local path looks like."""
+    from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
+
+    from rltf.embedded import train_tokenizer
+    from rltf.tasks import builtin_suite
+
+    tokenizer = train_tokenizer([p.solutions[0] for p in builtin_suite(0, n_train=60).train], 300)
+    ids = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    if seq2seq:
+        model = T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, num_layers=1,
+                                                    num_heads=2, d_kv=16, decoder_start_token_id=ids["pad_token_id"],
+                                                    **ids))
+    else:
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=1,
+                                           n_head=2, bos_token_id=ids["eos_token_id"], **ids))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("seq2seq", [False, True], ids=["decoder-only", "encoder-decoder"])
+def test_any_hugging_face_model_by_path(tmp_path, seq2seq):
+    model_dir = _save_tiny_model(tmp_path / "model", seq2seq)
+    config = tiny_config(tmp_path / "run", model={"name": str(model_dir), "max_prompt_tokens": 96},
+                         run={"max_steps": 2})
+    summary = train(config, quiet=True)
+    assert summary["model"] == str(model_dir) and [r["step"] for r in rl_rows(tmp_path / "run")] == [1, 2]
+    saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert saved.get("is_encoder_decoder", False) is seq2seq
+
+
+def test_actor_copy_refreshes_every_n_steps_and_tensorboard_logs(tmp_path):
+    train(tiny_config(tmp_path / "run", actor={"sync_every": 2}, run={"max_steps": 5, "tensorboard": True}),
+          quiet=True)
+    assert [r["actor_weights_step"] for r in rl_rows(tmp_path / "run")] == [0, 2, 2, 4, 4]
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
 def test_offline_mode_samples_once_then_only_learns(tmp_path):
     train(tiny_config(tmp_path / "run", run={"mode": "offline", "offline_problems": 6, "max_steps": 3}), quiet=True)
     rl = rl_rows(tmp_path / "run")
