@@ -17,6 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 Advance = Callable[[int], None]
 
 
+def _columns() -> tuple:
+    return (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn())
+
+
 def _ignore(n: int) -> None:
     """Progress sink for when nobody is watching."""
 
@@ -32,14 +37,7 @@ def progress_bar(description: str, total: int, *, quiet: bool = False, console: 
     if quiet or not console.is_terminal:
         yield _ignore
         return
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*_columns(), console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
 
@@ -69,14 +67,6 @@ def step_progress(description: str, total: int, done: int = 0, *, quiet: bool = 
 
         yield log_line
         return
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*_columns(), TextColumn("{task.fields[info]}"), console=console, transient=False) as progress:
         task = progress.add_task(description, total=total, completed=done, info="")
         yield lambda info="": progress.update(task, advance=1, info=info)
