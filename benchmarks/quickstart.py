@@ -1,14 +1,14 @@
 """The quickstart, measured: `rltf train` with no settings, one run per seed.
 
 Each run is the real command in a fresh process, timed wall-clock end to end (model and
-tokenizer built, SFT, held-out pass@1 before RL, online RL, pass@1 after). ``--control``
-adds, per seed, the same run with ``learner.rl_weight = 0``: identical steps, data and
+tokenizer built, SFT, held-out pass@1 before RL, online RL, pass@1 after). ``--runs control``
+makes, per seed, the same run with ``learner.rl_weight = 0``: identical steps, data and
 supervised term, with the RL gradient switched off, so the difference is what RL adds
 over simply training longer on the references.
 
-    .venv/bin/python benchmarks/quickstart.py --seeds 0 1 2 [--control]
+    .venv/bin/python benchmarks/quickstart.py --seeds 0 1 2 [--runs rl|control|both]
 
-Writes benchmarks/results/quickstart.{json,md}.
+Updates benchmarks/results/quickstart.{json,md} (a run replaces the same kind and seed only).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+RL, CONTROL = "rltf train", "control: rl_weight = 0"
+EXTRA = {RL: [], CONTROL: ["--set", "learner.rl_weight=0"]}
 
 
 def run(seed: int, out: Path, extra: list[str]) -> dict:
@@ -38,18 +40,18 @@ def run(seed: int, out: Path, extra: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--control", action="store_true", help="also run each seed with the RL gradient off")
+    parser.add_argument("--runs", choices=("rl", "control", "both"), default="rl",
+                        help="rl: `rltf train`; control: the same with the RL gradient off")
     args = parser.parse_args()
-    rows: dict[str, list[dict]] = {"rltf train": [], "control: rl_weight = 0": []}
+    kinds = {"rl": [RL], "control": [CONTROL], "both": [RL, CONTROL]}[args.runs]
+    saved = RESULTS / "quickstart.json"
+    rows: dict[str, list[dict]] = json.loads(saved.read_text()) if saved.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            rows["rltf train"].append(run(seed, Path(tmp) / f"rl-{seed}", []))
-            print(json.dumps(rows["rltf train"][-1]), flush=True)
-            if args.control:
-                rows["control: rl_weight = 0"].append(
-                    run(seed, Path(tmp) / f"control-{seed}", ["--set", "learner.rl_weight=0"]))
-                print(json.dumps(rows["control: rl_weight = 0"][-1]), flush=True)
-    rows = {name: runs for name, runs in rows.items() if runs}
+            for name in kinds:
+                result = run(seed, Path(tmp) / f"{len(name)}-{seed}", EXTRA[name])
+                rows[name] = [r for r in rows.get(name, []) if r["seed"] != seed] + [result]
+                print(json.dumps(result), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "quickstart.json").write_text(json.dumps(rows, indent=2) + "\n")
     (RESULTS / "quickstart.md").write_text(markdown(rows))
