@@ -7,8 +7,9 @@ model, batch and reward here. The model is first warmed up by SFT so that its pr
 look like real ones (a random model's are all syntax errors, which judge in no time).
 
 Variants isolate where the time goes: zero-advantage skipping and overlapping the judge
-with learning and generation, each switched off in turn; ``paper`` adds the fine-grained
-and adaptive terms, the supervised term and the greedy baseline (the quickstart's setting).
+with learning and generation, each switched off in turn; ``actor.concurrent`` also runs
+generation in its own thread beside the learner; the last variant adds the fine-grained and
+adaptive terms, the supervised term and the judged greedy program (the quickstart's setting).
 
     .venv/bin/python benchmarks/train_speed.py [--steps 30] [--sft-steps 400]
 
@@ -36,6 +37,7 @@ GRPO_LIKE = {"learner": {"sl_weight": 0.0, "baseline": "mean"}, "actor": {"greed
              "feedback": {"options": COARSE_ONLY}}
 VARIANTS = {
     "rltf: overlap + zero-advantage skip": GRPO_LIKE,
+    "+ concurrent actor (generation beside learning)": {**GRPO_LIKE, "actor": {**GRPO_LIKE["actor"], "concurrent": True}},
     "no zero-advantage skip": {**GRPO_LIKE, "learner": {**GRPO_LIKE["learner"], "skip_zero_advantage": False}},
     "no overlap": {**GRPO_LIKE, "run": {"overlap": False}},
     "neither (sequential, every row)": {**GRPO_LIKE, "run": {"overlap": False},

@@ -2,7 +2,8 @@
 
 With ``sync_every = 1`` the actor samples from the learner's own weights (no copy: large
 models fit once in memory); with ``sync_every = N > 1`` it holds a copy refreshed every N
-steps, so its lag behind the learner is a setting. Every rollout records the learner step
+steps, so its lag behind the learner is a setting. ``concurrent`` also takes a copy: the
+actor then generates in its own thread while the learner updates the weights. Every rollout records the learner step
 its weights came from, and the trainer logs the lag of what it learns from.
 """
 
@@ -21,7 +22,8 @@ class Actor:
     def __init__(self, learner_policy: Policy, settings: ActorSettings):
         self.settings = settings
         self.learner_policy = learner_policy
-        self.policy = learner_policy if settings.sync_every == 1 else _copy(learner_policy)
+        shared = settings.sync_every == 1 and not settings.concurrent
+        self.policy = learner_policy if shared else _copy(learner_policy)
         self.weights_step = 0
 
     def sync(self, step: int, force: bool = False) -> None:

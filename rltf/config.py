@@ -93,6 +93,7 @@ class ActorSettings:
     max_new_tokens: int = 40
     greedy_baseline: bool = True
     sync_every: int = 1
+    concurrent: bool = False
     generation_batch: int = 64
     stop: list[str] = field(default_factory=list)
 

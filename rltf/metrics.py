@@ -23,10 +23,9 @@ class MetricsLog:
         self.file.write(json.dumps(_plain(row)) + "\n")
         self.file.flush()
         if self.tensorboard is not None:
-            step = row.get("step", 0) + (row.get("phase") == "rl") * 1_000_000
-            for key, value in row.items():
+            for key, value in row.items():  # tags carry the phase, so each phase has its own step axis
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
-                    self.tensorboard.add_scalar(f"{row.get('phase', 'run')}/{key}", value, step)
+                    self.tensorboard.add_scalar(f"{row.get('phase', 'run')}/{key}", value, row.get("step", 0))
 
     def position(self) -> int:
         self.file.flush()

@@ -224,6 +224,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
     if online and not pending and start < c.run.max_steps:
         pending = actor.rollouts(problems.take(c.actor.problems_per_step))
     with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
+            ThreadPoolExecutor(1, thread_name_prefix="rltf-actor") as generator, \
             step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update:
         for step in range(start + 1, c.run.max_steps + 1):
             began = time.perf_counter()
@@ -234,15 +235,18 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
                 if not c.run.overlap:
                     futures_wait([judging])
                     waited_in_sequence = time.perf_counter() - began
+            generate = online and step < c.run.max_steps
+            generating = None
+            if generate and c.actor.concurrent:
+                actor.sync(step - 1)
+                generating = generator.submit(_timed, actor.rollouts, problems.take(c.actor.problems_per_step))
             row = learn(run, learner, buffer, sl_data, step)
-            row["gen_s"] = 0.0
-            if online and step < c.run.max_steps:
-                generated = time.perf_counter()
+            row["gen_s"], following = 0.0, []
+            if generating is not None:
+                row["gen_s"], following = generating.result()
+            elif generate:
                 actor.sync(step)
-                following = actor.rollouts(problems.take(c.actor.problems_per_step))
-                row["gen_s"] = time.perf_counter() - generated
-            else:
-                following = []
+                row["gen_s"], following = _timed(actor.rollouts, problems.take(c.actor.problems_per_step))
             if judging is not None:
                 waited = time.perf_counter()
                 judged = judging.result()
@@ -386,6 +390,12 @@ def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
     if len(trainable) == len(list(model.parameters())):
         return {k: v.detach().clone() for k, v in state.items()}
     return {k: v.detach().clone() for k, v in state.items() if k in trainable}
+
+
+def _timed(work: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    began = time.perf_counter()
+    result = work(*args)
+    return time.perf_counter() - began, result
 
 
 def _save_due(run: Run, step: int, last: int) -> bool:

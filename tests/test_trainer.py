@@ -122,6 +122,13 @@ def test_actor_copy_refreshes_every_n_steps_and_tensorboard_logs(tmp_path):
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_concurrent_actor_samples_from_the_weights_before_each_update(tmp_path):
+    train(tiny_config(tmp_path / "run", actor={"concurrent": True}, run={"max_steps": 4}), quiet=True)
+    rows = rl_rows(tmp_path / "run")
+    assert [r["actor_weights_step"] for r in rows] == [0, 1, 2, 2]
+    assert all(r["actor_lag"] >= 2.0 for r in rows[2:])  # step 2 learns from the batch made before the loop
+
+
 def test_offline_mode_samples_once_then_only_learns(tmp_path):
     train(tiny_config(tmp_path / "run", run={"mode": "offline", "offline_problems": 6, "max_steps": 3}), quiet=True)
     rl = rl_rows(tmp_path / "run")
