@@ -65,6 +65,8 @@ def markdown(rows: dict[str, list[dict]]) -> str:
         for r in runs:
             lines.append(f"| {name} | {r['seed']} | {r['before']:.4f} | {r['after']:.4f} | "
                          f"{100 * (r['after'] - r['before']):+.2f} points | {r['wall_s'] / 60:.1f} min |")
+        if len(runs) < 2:
+            continue
         gains = [100 * (r["after"] - r["before"]) for r in runs]
         spread = statistics.pstdev(r["before"] * 100 for r in runs)
         lines.append(f"| {name}: mean | | | | {statistics.fmean(gains):+.2f} points "
