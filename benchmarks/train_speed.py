@@ -34,12 +34,13 @@ from rltf.trainer import train
 RESULTS = Path(__file__).parent / "results"
 COARSE_ONLY = {"unittest": {"fine": False, "adaptive": False}}
 GRPO_LIKE = {"learner": {"sl_weight": 0.0, "baseline": "mean"}, "actor": {"greedy_baseline": False},
-             "feedback": {"options": COARSE_ONLY}}
+             "buffer": {"max_uses": 1}, "feedback": {"options": COARSE_ONLY}}
 VARIANTS = {
     "rltf: overlap + zero-advantage skip": GRPO_LIKE,
     "+ concurrent actor (generation beside learning)": {**GRPO_LIKE, "actor": {**GRPO_LIKE["actor"], "concurrent": True}},
     "no zero-advantage skip": {**GRPO_LIKE, "learner": {**GRPO_LIKE["learner"], "skip_zero_advantage": False}},
     "no overlap": {**GRPO_LIKE, "run": {"overlap": False}},
+    "overlap, 1 torch thread (a core left to the judge)": {**GRPO_LIKE, "run": {"threads": 1}},
     "neither (sequential, every row)": {**GRPO_LIKE, "run": {"overlap": False},
                                          "learner": {**GRPO_LIKE["learner"], "skip_zero_advantage": False}},
     "quickstart terms (coarse+fine+adaptive, SL term, + greedy program judged)": {},

@@ -16,8 +16,8 @@ from rltf.token_rewards import Example
 
 
 class OnlineBuffer:
-    def __init__(self, capacity: int, refresh_every: int = 1):
-        self.capacity, self.refresh_every = capacity, refresh_every
+    def __init__(self, capacity: int, refresh_every: int = 1, max_uses: int = 0):
+        self.capacity, self.refresh_every, self.max_uses = capacity, refresh_every, max_uses
         self.visible: deque[Example] = deque(maxlen=capacity)
         self.incoming: list[Example] = []
 
@@ -34,8 +34,15 @@ class OnlineBuffer:
             self.incoming = []
 
     def draw(self, n: int) -> list[Example]:
-        """Up to ``n`` examples, least used first and newest first among equals."""
-        order = sorted(range(len(self.visible)), key=lambda i: (self.visible[i].uses, -i))
+        """Up to ``n`` examples, least used first and newest first among equals.
+
+        With ``max_uses`` set, an example drawn that often is never drawn again: each step
+        then learns only from rows it has not yet used up (``max_uses = 1``: fresh rows
+        only, as on-policy methods such as GRPO do), so rows skipped for a zero advantage
+        save their compute instead of being replaced by older ones.
+        """
+        usable = [i for i in range(len(self.visible)) if not self.max_uses or self.visible[i].uses < self.max_uses]
+        order = sorted(usable, key=lambda i: (self.visible[i].uses, -i))
         chosen = [self.visible[i] for i in order[:n]]
         for example in chosen:
             example.uses += 1

@@ -102,6 +102,7 @@ class ActorSettings:
 class BufferSettings:
     capacity: int = 6400
     refresh_every: int = 1
+    max_uses: int = 0
 
 
 @dataclass
@@ -266,7 +267,7 @@ def check(config: TrainConfig, source: str) -> None:
         if not value > 0:
             raise DataError(source, f"must be positive, got {value!r}", field=dotted)
     for dotted in ("run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps",
-                   "sft.warmup_steps", "run.offline_problems", "run.threads", "judge.workers", "model.lora_r"):
+                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "judge.workers", "model.lora_r"):
         section, key = dotted.split(".")
         if getattr(getattr(config, section), key) < 0:
             raise DataError(source, "must not be negative", field=dotted)

@@ -208,7 +208,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
     ), c.learner.term_weights, autocast=run.autocast)
     actor = Actor(run.policy, c.actor)
-    buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every)
+    buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
     sequences = run.supervised_sequences() if c.learner.sl_weight > 0 else []
     sl_data = Cycler(sequences, c.run.seed + 2) if sequences else None

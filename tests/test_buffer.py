@@ -96,3 +96,13 @@ def test_restored_buffer_keeps_its_capacity():
     restored.push([example(7)])
     restored.refresh(1)
     assert sorted(steps(restored.draw(10))) == [1, 2, 7]
+
+
+def test_max_uses_retires_rows_instead_of_refilling_with_older_ones():
+    buffer = OnlineBuffer(capacity=10, max_uses=1)
+    buffer.push([example(i) for i in range(3)])
+    buffer.refresh(1)
+    assert len(buffer.draw(2)) == 2
+    assert len(buffer.draw(2)) == 1
+    assert buffer.draw(2) == []
+    assert len(buffer) == 3
