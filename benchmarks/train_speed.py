@@ -84,12 +84,15 @@ def main() -> None:
         train(config_from_dict({"sft": {"steps": args.sft_steps}, "data": {"eval_size": 16},
                                 "run": {"out": str(warm), "max_steps": 0, "save_every": 0}}), quiet=True)
         results = {}
+        threads = torch.get_num_threads()
         for name, overrides in VARIANTS.items():
             out = Path(tmp) / f"v{len(results)}"
+            torch.set_num_threads(threads)  # a variant that sets run.threads must not leak it into the next
             train(config_from_dict(config(out, args.steps, str(warm / "model"), overrides)), quiet=True)
             results[name] = measure(read_metrics(out / "metrics.jsonl"), args.warmup)
             print(f"{name}: {results[name]['s_per_1000_completions']:.2f} s per 1,000 completions", flush=True)
-    meta = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads", "torch": torch.__version__,
+    meta = {"machine": f"{platform.machine()}, {threads} torch threads unless a variant says otherwise",
+            "torch": torch.__version__,
             "steps": args.steps, "warmup_steps_excluded": args.warmup, "sft_steps": args.sft_steps}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
