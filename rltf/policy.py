@@ -165,8 +165,9 @@ def prepared(model: Any, tokenizer: Any, settings: ModelSettings, device: torch.
     """Optional LoRA adapters and gradient checkpointing, then the model on its device."""
     if settings.lora_r:
         model = _with_lora(model, settings)
-    if settings.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if settings.gradient_checkpointing:  # transformers 5 renamed it and deprecated the old name
+        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        enable()
     model.to(device)
     model.train()
     return Policy(model, tokenizer, settings, device)

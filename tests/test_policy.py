@@ -192,6 +192,20 @@ def test_lora_trains_only_adapters(tok):
     assert changed and changed <= trainable
 
 
+def test_gradient_checkpointing_gives_the_same_gradients(tok):
+    """Memory for compute: recomputing activations must not change what is learned."""
+    sequence = seq(tok, "def add(a, b):\n", "    return a + b\n")
+    grads = []
+    for checkpointing in (False, True):
+        policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(gradient_checkpointing=checkpointing), CPU)
+        for module in policy.model.modules():  # training mode (checkpointing is off in eval), without noise
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        policy.completion_logprobs([sequence])[0].sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
 def test_supervised_steps_lower_the_loss(policy, tok):
     policy.model.eval()
     target = seq(tok, "def add(a, b):\n", "    return a + b\n", eos=True)
