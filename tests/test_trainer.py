@@ -208,6 +208,22 @@ def test_sigkill_then_resume_continues_the_same_step_sequence(tmp_path):
         json.loads((whole_dir / "summary.json").read_text())["after"]
 
 
+def test_sft_and_report_commands(tmp_path):
+    run_dir = tmp_path / "sft"
+    config = tmp_path / "c.toml"
+    config.write_text(to_toml(tiny_config(run_dir)))
+    sft = _cli("sft", "--config", str(config), "--steps", "2", "--quiet")
+    out, _ = sft.communicate(timeout=300)
+    assert sft.returncode == 0, out
+    assert "before: held-out pass@1" in out and "after: held-out pass@1" in out
+    assert [r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if r["phase"] == "sft"] == [1, 2]
+    assert not rl_rows(run_dir)
+    report = _cli("report", str(run_dir))
+    out, _ = report.communicate(timeout=300)
+    assert report.returncode == 0, out
+    assert (run_dir / "plots" / "sft_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_resume_refuses_other_settings(tmp_path):
     proc = _cli("train", "--resume", str(tmp_path), "--max-steps", "3")
     out, _ = proc.communicate(timeout=120)
