@@ -52,6 +52,11 @@ def main() -> None:
                 result = run(seed, Path(tmp) / f"{len(name)}-{seed}", EXTRA[name])
                 rows[name] = [r for r in rows.get(name, []) if r["seed"] != seed] + [result]
                 print(json.dumps(result), flush=True)
+                save(rows)
+
+
+def save(rows: dict[str, list[dict]]) -> None:
+    """After every run, so a long measurement interrupted keeps what it finished."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "quickstart.json").write_text(json.dumps(rows, indent=2) + "\n")
     (RESULTS / "quickstart.md").write_text(markdown(rows))

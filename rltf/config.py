@@ -69,8 +69,8 @@ class DataSettings:
     eval_split: str = "test"
     eval_size: int = 400
     suite_seed: int = 0
-    builtin_train: int = 2000
-    builtin_rl_only: int = 1000
+    builtin_train: int = 200
+    builtin_rl_only: int = 2800
 
 
 @dataclass
