@@ -98,14 +98,15 @@ class Policy:
         batch = self._left_padded(rows)
         logits = self.model(**batch, position_ids=positions(batch["attention_mask"])).logits
         width = batch["input_ids"].shape[1]
-        out = []
-        for i, s in enumerate(sequences):
-            n = len(s.completion_ids)
-            start = width - n
-            token_logits = logits[i, start - 1:width - 1].float()
-            targets = batch["input_ids"][i, start:]
-            out.append(torch.log_softmax(token_logits, -1).gather(-1, targets[:, None]).squeeze(-1))
-        return out
+        lengths = [len(s.completion_ids) for s in sequences]
+        # Only the positions that predict completion tokens, gathered into one (tokens x vocab)
+        # block: one log-softmax for the batch, and no (batch x width x vocab) float copy.
+        rows = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(lengths)]).to(self.device)
+        cols = torch.cat([torch.arange(width - n - 1, width - 1) for n in lengths]).to(self.device)
+        token_logits = logits[rows, cols].float()
+        targets = batch["input_ids"][rows, cols + 1]
+        logp = torch.log_softmax(token_logits, -1).gather(-1, targets[:, None]).squeeze(-1)
+        return list(logp.split(lengths))
 
     def _seq2seq_logprobs(self, sequences: Sequence[TokenSequence]) -> list[torch.Tensor]:
         encoder = self._left_padded([s.prompt_ids for s in sequences])
