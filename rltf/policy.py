@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import torch
 
 from rltf.config import ModelSettings
+from rltf.decoding import positions, sample_completions
 from rltf.errors import RltfError
 from rltf.problems import AssertTests, Problem
 
@@ -27,11 +28,6 @@ class TokenSequence:
 
     prompt_ids: list[int]
     completion_ids: list[int]
-
-
-def positions(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Position of each token counted from its row's first real token, as generation counts."""
-    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 class Policy:
@@ -76,18 +72,19 @@ class Policy:
                  top_p: float = 1.0, max_new_tokens: int = 40) -> list[tuple[list[int], bool]]:
         """Each prompt's completion ids (EOS removed) and whether the model ended it with EOS."""
         batch = self._left_padded(prompt_ids)
-        options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": max_new_tokens,
-                                   "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}
-        if sample:
-            options.update(temperature=temperature, top_p=top_p, top_k=0)
         was_training = self.model.training
         self.model.eval()
         try:
+            if not self.seq2seq:
+                return sample_completions(self.model, **batch, eos_id=self.eos_id, max_new_tokens=max_new_tokens,
+                                          sample=sample, temperature=temperature, top_p=top_p)
+            options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": max_new_tokens,
+                                       "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}
+            if sample:
+                options.update(temperature=temperature, top_p=top_p, top_k=0)
             output = self.model.generate(**batch, **options)
         finally:
             self.model.train(was_training)
-        if not self.seq2seq:
-            output = output[:, batch["input_ids"].shape[1]:]
         return [self._until_eos(row.tolist()) for row in output]
 
     def completion_logprobs(self, sequences: Sequence[TokenSequence]) -> list[torch.Tensor]:
@@ -135,7 +132,7 @@ class Policy:
         return {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
 
     def _until_eos(self, ids: list[int]) -> tuple[list[int], bool]:
-        if self.seq2seq and ids and ids[0] == self._decoder_start():
+        if ids and ids[0] == self._decoder_start():
             ids = ids[1:]
         if self.eos_id in ids:
             return ids[:ids.index(self.eos_id)], True

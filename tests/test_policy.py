@@ -9,11 +9,13 @@ that a learner step moves log-probs the way the supervised and RL weights say.
 
 import pytest
 import torch
-from transformers import T5Config, T5ForConditionalGeneration
+from transformers import T5Config, T5ForConditionalGeneration, TopPLogitsWarper
+from transformers.cache_utils import Cache
 
 from rltf.config import EmbeddedSettings, ModelSettings
+from rltf.decoding import next_tokens, nucleus
 from rltf.embedded import build_model, train_tokenizer
-from rltf.learner import Learner, Optimization
+from rltf.learner import Learner, Optimization, micro_batches
 from rltf.policy import TokenSequence, prepared
 from rltf.token_rewards import Example
 
@@ -132,6 +134,51 @@ def test_generate_strips_eos_and_says_which_rows_ended(taught):
     assert (second, second_ended) == (runs_on.completion_ids[:10], False)
 
 
+def generate_expected(policy, tok, prompts, max_new_tokens):
+    """What Hugging Face's greedy ``generate`` makes of the prompts, in ``Policy.generate``'s terms."""
+    rows = greedy_with_scores(policy.model, tok, prompts, max_new_tokens)
+    return [(c[:-1], True) if c[-1] == tok.eos_token_id else (c, False) for c, _ in rows]
+
+
+MIXED_PROMPTS = ["def add(a, b):\n", "x = int(input())\n", LONG_PROMPT, "def f(xs):\n"]
+
+
+def test_greedy_generation_equals_hf_generate_as_rows_leave_the_batch(taught, tok):
+    policy = taught[0]
+    prompts = [ids(tok, p) for p in MIXED_PROMPTS]
+    expected = generate_expected(policy, tok, prompts, max_new_tokens=12)
+    assert {ended for _, ended in expected} == {True, False}  # rows leave the batch before the last step
+    assert policy.generate(prompts, sample=False, max_new_tokens=12) == expected
+
+
+def test_models_whose_cache_cannot_drop_rows_keep_them(taught, tok, monkeypatch):
+    policy = taught[0]
+    prompts = [ids(tok, p) for p in MIXED_PROMPTS]
+    expected = generate_expected(policy, tok, prompts, max_new_tokens=12)
+    monkeypatch.delattr(Cache, "batch_select_indices")
+    assert policy.generate(prompts, sample=False, max_new_tokens=12) == expected
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.9, 0.5, 0.05])
+def test_nucleus_keeps_the_tokens_hf_keeps(top_p):
+    logits = torch.randn(8, 50, generator=torch.Generator().manual_seed(0)) * 3
+    expected = TopPLogitsWarper(top_p)(None, logits.clone())
+    assert torch.equal(nucleus(logits, top_p), expected)
+
+
+@pytest.mark.parametrize("temperature,top_p", [(1.0, 1.0), (0.7, 1.0), (1.0, 0.8)])
+def test_sampled_tokens_follow_the_filtered_softmax(temperature, top_p):
+    """Inverse-CDF draws: each token's frequency is its probability after temperature and top-p."""
+    logits = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -30.0]])
+    probs = torch.softmax(nucleus(logits / temperature, top_p), -1)[0]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        draws = next_tokens(logits.expand(40_000, -1), sample=True, temperature=temperature, top_p=top_p)
+    frequency = torch.bincount(draws, minlength=6) / len(draws)
+    assert torch.allclose(frequency, probs, atol=0.01)
+    assert frequency[probs == 0].sum() == 0
+
+
 def test_sampled_generation_respects_max_new_tokens(taught):
     policy, ends, runs_on = taught
     with torch.random.fork_rng():
@@ -243,3 +290,16 @@ def test_rl_weight_sign_moves_the_completions_logprob(policy, tok, weight, direc
     before = logprob_of(policy, target)
     Learner(policy, OPT).step([], [example])
     assert (logprob_of(policy, target) - before) * direction > 0
+
+
+def test_micro_batches_are_cut_where_padding_costs_more_than_a_pass():
+    short = [TokenSequence([1] * 5, [2] * 5) for _ in range(10)]
+    long = [TokenSequence([1] * 50, [2] * 50) for _ in range(10)]
+    mixed = long[:5] + short + long[5:]
+    assert [len(c) for c in micro_batches(mixed, 32, 128)] == [10, 10]  # one cut saves 10 x 90 padded tokens
+    assert [len(c) for c in micro_batches(mixed, 32, 1000)] == [20]  # a pass costs more than that padding
+    items = mixed + [TokenSequence([1] * 20, [2] * 20)]
+    chunks = micro_batches(items, 4, 0)
+    assert sorted(id(s) for c in chunks for s in c) == sorted(map(id, items))
+    assert max(map(len, chunks)) <= 4
+    assert all(len({len(s.prompt_ids) + len(s.completion_ids) for s in c}) == 1 for c in chunks)

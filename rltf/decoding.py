@@ -1,0 +1,83 @@
+"""Sampling from a decoder-only model, each row leaving the batch as soon as it ends.
+
+Hugging Face's ``generate`` keeps every row in the forward pass until the longest one
+ends. RL batches are many short programs of uneven length (the embedded default's 64
+completions average ~19 of at most 40 tokens), so most of its decode steps compute rows
+that are already finished. Here a row that emits EOS leaves the batch and the KV cache.
+
+The draw is the one ``generate`` makes (temperature, then nucleus filtering as
+``TopPLogitsWarper`` does it, then one token from the softmax; greedy takes the argmax),
+but by inverse CDF from one uniform per row: ``torch.multinomial`` spends an exponential
+variate per vocabulary entry, which on a CPU costs more than a small model's forward.
+Models whose cache cannot drop rows keep them, and still stop when all have ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position of each token counted from its row's first real token, as ``generate`` counts."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def next_tokens(logits: torch.Tensor, *, sample: bool, temperature: float, top_p: float) -> torch.Tensor:
+    """One token per row from ``logits`` (rows x vocab)."""
+    if not sample:
+        return logits.argmax(-1)
+    probs = torch.softmax(nucleus(logits.float() / temperature, top_p), -1)
+    cumulative = probs.cumsum(-1)
+    draw = torch.rand(len(probs), 1, device=probs.device) * cumulative[:, -1:]
+    chosen = torch.searchsorted(cumulative, draw, right=True).squeeze(1)
+    # Rounding can put the draw at the very top: take the last token that has probability.
+    return torch.minimum(chosen, cumulative.argmax(-1))
+
+
+def nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The smallest set of most likely tokens whose probability reaches ``top_p``; the rest get -inf."""
+    if top_p >= 1.0:
+        return logits
+    ordered, order = torch.sort(logits, descending=False)
+    dropped = ordered.softmax(-1).cumsum(-1) <= 1 - top_p
+    dropped[..., -1:] = False
+    return logits.masked_fill(dropped.scatter(-1, order, dropped), float("-inf"))
+
+
+@torch.no_grad()
+def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, eos_id: int,
+                       max_new_tokens: int, sample: bool, temperature: float = 1.0,
+                       top_p: float = 1.0) -> list[tuple[list[int], bool]]:
+    """Each row's new tokens (EOS not included) and whether it ended with EOS.
+
+    ``input_ids`` are left-padded; positions count from each row's first real token, as
+    ``generate`` counts them and as the learner scores them.
+    """
+    mask = attention_mask
+    place = positions(mask)
+    out = model(input_ids=input_ids, attention_mask=mask, position_ids=place, use_cache=True)
+    cache, logits, place = out.cache, out.logits[:, -1], place[:, -1:]
+    rows = torch.arange(len(input_ids), device=input_ids.device)
+    completions: list[list[int]] = [[] for _ in range(len(input_ids))]
+    ended = [False] * len(input_ids)
+    droppable = hasattr(cache, "batch_select_indices")
+    for step in range(max_new_tokens):
+        chosen = next_tokens(logits, sample=sample, temperature=temperature, top_p=top_p)
+        going = chosen != eos_id
+        for row, token, goes in zip(rows.tolist(), chosen.tolist(), going.tolist()):
+            if not ended[row]:
+                ended[row] = not goes
+                completions[row] += [token] if goes else []
+        if step == max_new_tokens - 1 or all(ended[row] for row in rows.tolist()):
+            break
+        if droppable and not going.all():
+            keep = going.nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            rows, chosen, mask, place = rows[keep], chosen[keep], mask[keep], place[keep]
+        mask = torch.cat([mask, mask.new_ones((len(rows), 1))], 1)
+        place = place + 1
+        out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=place, cache=cache, use_cache=True)
+        cache, logits = out.cache, out.logits[:, -1]
+    return list(zip(completions, ended))
