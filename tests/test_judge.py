@@ -214,3 +214,15 @@ def test_set_order_is_the_same_in_every_worker(judge):
     problem = Problem("sets", "", StdioTests((StdioCase("", "x\n"),)))
     results = judge.run([Submission(problem, program)] * 8)
     assert len({r.stdout for r in results}) == 1
+
+
+def test_identical_programs_for_one_problem_run_once(judge):
+    """Copies of a program share one result; the same program for another problem is run again."""
+    flaky = "import random\ndef add(a, b):\n    return a + b + random.choice([0, 1])\n"
+    submissions = [Submission(ADD_ASSERT, flaky)] * 12 + [Submission(ADD_CALL, flaky)] * 12 + [Submission(ADD_ASSERT, ADD)]
+    progress: list[int] = []
+    results = judge.run(submissions, progress=progress.append)
+    assert sum(progress) == len(submissions)
+    assert all(r is results[0] for r in results[:12]) and all(r is results[12] for r in results[12:24])
+    assert results[12] is not results[0] and results[12].total == len(ADD_CALL.tests)
+    assert results[24].outcome == "pass"

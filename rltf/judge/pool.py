@@ -125,6 +125,7 @@ class _Batch:
 
     def __init__(self, size: int, progress: Callable[[int], None] | None):
         self.results: list[JudgeResult | None] = [None] * size
+        self.copies: dict[int, list[int]] = {}
         self.left = size
         self.progress = progress
         self.done = threading.Event()
@@ -138,11 +139,14 @@ class _Batch:
         self.done.set()
 
     def finish(self, index: int, result: JudgeResult) -> None:
-        self.results[index] = result
+        """The result also stands for the identical submissions that were not run."""
+        same = [index, *self.copies.get(index, ())]
+        for i in same:
+            self.results[i] = result
         if self.progress is not None:
-            self.progress(1)
+            self.progress(len(same))
         with self._lock:
-            self.left -= 1
+            self.left -= len(same)
             if self.left == 0:
                 self.done.set()
 
@@ -179,7 +183,13 @@ class Judge:
         self._threads = []
 
     def run(self, submissions: Sequence[Submission], progress: Callable[[int], None] | None = None) -> list[JudgeResult]:
-        """Judge every submission; results come back in the order given."""
+        """Judge every submission; results come back in the order given.
+
+        Identical programs for the same problem are run once and share the result: RL
+        batches repeat programs often (over 40% of a step's samples once a model is
+        trained), and judging is what a step waits for. A flaky program's copies
+        therefore get one verdict, not several draws.
+        """
         if not self._threads:
             self._threads = [threading.Thread(target=self._slot, args=(slot,), daemon=True, name=f"rltf-judge-{slot}")
                              for slot in range(self._size)]
@@ -187,12 +197,17 @@ class Judge:
                 thread.start()
         batch = _Batch(len(submissions), progress)
         specs: dict[str, dict[str, Any]] = {}
+        first: dict[tuple[str, str, bool], int] = {}
         limits = asdict(self.config.limits())
         for i, sub in enumerate(submissions):
             key = _problem_key(sub.problem)
+            same = first.setdefault((key, sub.program, sub.record_outputs), i)
+            if same != i:
+                batch.copies.setdefault(same, []).append(i)
+        for (key, program, record), i in first.items():
             if key not in specs:
-                specs[key] = test_spec(sub.problem)
-            job = {"id": i, "key": key, "program": sub.program, "limits": limits, "record": sub.record_outputs}
+                specs[key] = test_spec(submissions[i].problem)
+            job = {"id": i, "key": key, "program": program, "limits": limits, "record": record}
             self._jobs.put((batch, i, job, specs[key]))
         batch.done.wait()
         if batch.failure is not None:
