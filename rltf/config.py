@@ -115,6 +115,7 @@ class LearnerSettings:
     rl_batch_size: int = 64
     sl_batch_size: int = 16
     micro_batch_size: int = 32
+    pass_cost_tokens: int = 128
     sl_weight: float = 1.0
     rl_weight: float = 1.0
     term_weights: dict[str, float] = field(default_factory=dict)
@@ -267,7 +268,8 @@ def check(config: TrainConfig, source: str) -> None:
         if not value > 0:
             raise DataError(source, f"must be positive, got {value!r}", field=dotted)
     for dotted in ("run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps",
-                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "judge.workers", "model.lora_r"):
+                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "judge.workers", "model.lora_r",
+                   "learner.pass_cost_tokens"):
         section, key = dotted.split(".")
         if getattr(getattr(config, section), key) < 0:
             raise DataError(source, "must not be negative", field=dotted)

@@ -181,7 +181,8 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
         run.summary[first] = evaluation(run, judge, "before SFT")
     if sequences:
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
-                                                   run.config.learner.grad_clip, run.config.learner.micro_batch_size),
+                                                   run.config.learner.grad_clip, run.config.learner.micro_batch_size,
+                                                   pass_cost_tokens=run.config.learner.pass_cost_tokens),
                           autocast=run.autocast)
         cycler = Cycler(sequences, run.config.run.seed)
         start = 0
@@ -206,6 +207,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
     learner = Learner(run.policy, Optimization(
         c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
+        c.learner.pass_cost_tokens,
     ), c.learner.term_weights, autocast=run.autocast)
     actor = Actor(run.policy, c.actor)
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
