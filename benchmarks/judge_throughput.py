@@ -209,6 +209,11 @@ def submissions(problems: dict[str, Problem], programs: Sequence[Program]) -> li
     return [Submission(problems[p.task_id], problems[p.task_id].program(p.completion)) for p in programs]
 
 
+def trivial_submissions(n: int) -> list[Submission]:
+    """Distinct copies of the trivial program (a comment apart): the judge runs identical ones once."""
+    return [Submission(TRIVIAL, f"{TRIVIAL_PROGRAM}# copy {i}\n") for i in range(n)]
+
+
 def run_judge(judge: Judge, subs: Sequence[Submission]) -> tuple[float, list[JudgeResult]]:
     started = time.perf_counter()
     results = judge.run(subs)
@@ -225,7 +230,7 @@ def start_judge(workers: int) -> tuple[Judge, dict[str, float]]:
     started = time.perf_counter()
     judge = Judge(judge_config(workers))
     constructed = time.perf_counter()
-    judge.run([Submission(TRIVIAL, TRIVIAL_PROGRAM)] * (2 * workers))
+    judge.run(trivial_submissions(2 * workers))
     ready = time.perf_counter()
     return judge, {"construct_s": constructed - started, "first_run_s": ready - constructed,
                    "total_s": ready - started, "warm_up_programs": 2 * workers}
@@ -349,7 +354,7 @@ def bare_fork_seconds(n: int) -> dict[str, Any]:
 def overhead(n: int, repetitions: int) -> dict[str, Any]:
     """Per-program cost of the judge (one worker, a one-assert problem) against a bare fork."""
     judge, _ = start_judge(1)
-    subs = [Submission(TRIVIAL, TRIVIAL_PROGRAM)] * n
+    subs = trivial_submissions(n)
     with judge:
         runs = [run_judge(judge, subs) for _ in range(repetitions)]
     assert all(r.outcome == "pass" for _, results in runs for r in results)

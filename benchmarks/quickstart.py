@@ -6,7 +6,7 @@ makes, per seed, the same run with ``learner.rl_weight = 0``: identical steps, d
 supervised term, with the RL gradient switched off, so the difference is what RL adds
 over simply training longer on the references.
 
-    .venv/bin/python benchmarks/quickstart.py --seeds 0 1 2 [--runs rl|control|both]
+    .venv/bin/python benchmarks/quickstart.py --seeds 0 1 2 [--runs rl|control|both] [--keep DIR]
 
 Updates benchmarks/results/quickstart.{json,md} (a run replaces the same kind and seed only).
 """
@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", choices=("rl", "control", "both"), default="rl",
                         help="rl: `rltf train`; control: the same with the RL gradient off")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the run folders under DIR (rl-SEED, control-SEED) for `rltf report`")
     args = parser.parse_args()
     kinds = {"rl": [RL], "control": [CONTROL], "both": [RL, CONTROL]}[args.runs]
     saved = RESULTS / "quickstart.json"
@@ -49,7 +51,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for name in kinds:
-                result = run(seed, Path(tmp) / f"{len(name)}-{seed}", EXTRA[name])
+                folder = (args.keep or Path(tmp)) / f"{'rl' if name == RL else 'control'}-{seed}"
+                result = run(seed, folder, EXTRA[name])
                 rows[name] = [r for r in rows.get(name, []) if r["seed"] != seed] + [result]
                 print(json.dumps(result), flush=True)
                 save(rows)
