@@ -152,7 +152,7 @@ class RunSettings:
     keep_checkpoints: int = 2
     eval_every: int = 0
     device: str = "auto"
-    precision: Literal["auto", "float32", "bf16"] = "auto"
+    precision: Literal["auto", "float32", "bf16", "fp16"] = "auto"
     threads: int = 0
     tensorboard: bool = False
     overlap: bool = True

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import torch
 
+from rltf.errors import RltfError
 from rltf.policy import Policy, TokenSequence
 from rltf.token_rewards import Example
 
@@ -44,11 +45,16 @@ class Optimization:
 
 class Learner:
     def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
-                 autocast: Any = None):
+                 autocast: Any = None, loss_scaling: bool = False):
         self.policy, self.opt = policy, optimization
         self.term_weights = term_weights or {}
         self.autocast = autocast or nullcontext
+        # fp16 gradients underflow without a loss scale; disabled, the scaler passes everything through.
+        self.scaler = torch.amp.GradScaler(policy.device.type, enabled=loss_scaling)
         self.params = [p for p in policy.model.parameters() if p.requires_grad]
+        if loss_scaling and any(p.dtype != torch.float32 for p in self.params):
+            raise RltfError("run.precision = 'fp16' needs float32 trainable weights (a loss scale cannot be "
+                            "removed from fp16 gradients): set model.dtype = 'float32', or train LoRA adapters")
         self.optimizer = torch.optim.AdamW(self.params, lr=optimization.lr, weight_decay=optimization.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.steps = 0
@@ -77,8 +83,12 @@ class Learner:
         if rl:
             metrics.update(self._backward_rl(rl))
         self._combine(sl_grads, bool(supervised), bool(rl), metrics)
+        self.scaler.unscale_(self.optimizer)
         metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))
-        self.optimizer.step()
+        if self.scaler.is_enabled():
+            metrics["loss_scale"] = self.scaler.get_scale()
+        self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
+        self.scaler.update()
         self.scheduler.step()
         self.steps += 1
         return metrics
@@ -92,8 +102,9 @@ class Learner:
                 if p.grad is not None:
                     p.grad.mul_(weight)
             return
-        sl_norm = _norm(sl_grads)
-        rl_norm = _norm([p.grad for p in self.params if p.grad is not None])
+        unscale = 1.0 / self.scaler.get_scale()  # both gradients carry the loss scale; their ratio does not
+        sl_norm = _norm(sl_grads) * unscale
+        rl_norm = _norm([p.grad for p in self.params if p.grad is not None]) * unscale
         scale = opt.rl_weight * (sl_norm / rl_norm if opt.balance == "grad_norm" and rl_norm > 0 else 1.0)
         metrics.update({"grad_norm/sl": sl_norm, "grad_norm/rl": rl_norm, "rl_scale": scale})
         for p, g in zip(self.params, sl_grads):
@@ -106,7 +117,7 @@ class Learner:
             with self.autocast():
                 logps = self.policy.completion_logprobs(batch)
                 loss = -torch.cat(logps).sum() / tokens
-            loss.backward()
+            self.scaler.scale(loss).backward()
             total += loss.item()
         return total
 
@@ -125,15 +136,18 @@ class Learner:
                         term = -(w * logp).sum() / (len(weights) * len(examples))
                         loss = loss + self.term_weights.get(key, 1.0) * term
                         totals[f"loss/{key}"] = totals.get(f"loss/{key}", 0.0) + term.item()
-            loss.backward()
+            self.scaler.scale(loss).backward()
         return totals
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "steps": self.steps}
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.steps = state["steps"]
 
 

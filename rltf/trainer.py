@@ -71,6 +71,7 @@ class Run:
         self.dir = Path(config.run.out)
         self.device = _device(config.run.device)
         self.autocast = _autocast(config.run.precision, self.device)
+        self.loss_scaling = config.run.precision == "fp16"
         self.problems: TrainingProblems = training_problems(config.data)
         self.by_id = {p.task_id: p for p in self.problems.rl}
         self.feedback = Feedback.select(Plugins(), config.feedback.providers, config.feedback.options,
@@ -183,7 +184,7 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
                                                    run.config.learner.grad_clip, run.config.learner.micro_batch_size,
                                                    pass_cost_tokens=run.config.learner.pass_cost_tokens),
-                          autocast=run.autocast)
+                          autocast=run.autocast, loss_scaling=run.loss_scaling)
         cycler = Cycler(sequences, run.config.run.seed)
         start = 0
         if state is not None:
@@ -208,7 +209,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
-    ), c.learner.term_weights, autocast=run.autocast)
+    ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling)
     actor = Actor(run.policy, c.actor)
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
@@ -430,7 +431,9 @@ def _device(name: str) -> torch.device:
 
 
 def _autocast(precision: str, device: torch.device) -> Callable[[], Any]:
-    """bf16 autocast on a GPU that has it; full precision elsewhere (CPU autocast is slower here)."""
+    """bf16 autocast on a GPU that has it, fp16 when asked; full precision elsewhere (CPU autocast is slower here)."""
+    if precision == "fp16":
+        return partial(torch.autocast, device_type=device.type, dtype=torch.float16)
     use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
     if not use_bf16:
         return nullcontext

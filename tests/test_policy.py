@@ -7,6 +7,8 @@ encoder-decoder models alike. These tests compare the learner's log-probs with
 that a learner step moves log-probs the way the supervised and RL weights say.
 """
 
+from functools import partial
+
 import pytest
 import torch
 from transformers import T5Config, T5ForConditionalGeneration, TopPLogitsWarper
@@ -15,6 +17,7 @@ from transformers.cache_utils import Cache
 from rltf.config import EmbeddedSettings, ModelSettings
 from rltf.decoding import next_tokens, nucleus
 from rltf.embedded import build_model, train_tokenizer
+from rltf.errors import RltfError
 from rltf.learner import Learner, Optimization, micro_batches
 from rltf.policy import TokenSequence, prepared
 from rltf.token_rewards import Example
@@ -260,6 +263,28 @@ def test_supervised_steps_lower_the_loss(policy, tok):
     losses = [learner.step([target], [])["loss/sl"] for _ in range(5)]
     assert losses[-1] < losses[0]
     assert -logprob_of(policy, target) / len(target.completion_ids) < losses[0]
+
+
+def test_fp16_autocast_with_loss_scaling_trains_and_reports_true_gradient_norms(policy, tok):
+    """The CUDA fp16 path, run on the CPU: gradients carry the loss scale until the optimizer step."""
+    _, example = rl_example(tok, -0.9)
+    target = seq(tok, "def add(a, b):\n", "    return a + b\n", eos=True)
+    plain = Learner(prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU), OPT).step([target], [example])
+    fp16 = partial(torch.autocast, device_type="cpu", dtype=torch.float16)
+    learner = Learner(policy, OPT, autocast=fp16, loss_scaling=True)
+    first = learner.step([target], [example])
+    assert first["loss_scale"] > 1 and first["grad_norm/sl"] == pytest.approx(plain["grad_norm/sl"], rel=0.05)
+    losses = [learner.step([target], [])["loss/sl"] for _ in range(5)]
+    assert losses[-1] < losses[0]
+    restored = Learner(policy, OPT, autocast=fp16, loss_scaling=True)
+    restored.load_state_dict(learner.state_dict())
+    assert restored.scaler.get_scale() == learner.scaler.get_scale()
+
+
+def test_fp16_loss_scaling_refuses_fp16_weights(tok):
+    model = build_model(tok, TINY, seed=0).half()
+    with pytest.raises(RltfError, match="model.dtype = 'float32'"):
+        Learner(prepared(model, tok, ModelSettings(), CPU), OPT, loss_scaling=True)
 
 
 def rl_example(tok, weight):

@@ -8,6 +8,7 @@ checkpoints) and that a run killed with SIGKILL resumes with nothing lost or rep
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -245,3 +246,14 @@ def test_bad_flags_are_one_line_errors(tmp_path, flag):
     proc = _cli("train", "--out", str(tmp_path / "run"), *flag)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2 and out.startswith("error:") and "Traceback" not in out
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_learner_runs_the_whole_loop(tmp_path, precision):
+    """The autocast paths a GPU takes, here on the CPU; fp16 adds a loss scale, logged per step."""
+    summary = train(tiny_config(tmp_path / "run", run={"precision": precision, "max_steps": 2, "save_every": 0}),
+                    quiet=True)
+    rows = [row for row in rl_rows(tmp_path / "run") if "grad_norm" in row]
+    assert rows and all(math.isfinite(row["loss/sl"]) for row in rows)
+    assert all(("loss_scale" in row) == (precision == "fp16") for row in rows)
+    assert 0.0 <= summary["after"]["pass@1"] <= 1.0
