@@ -67,10 +67,13 @@ def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torc
         chosen = next_tokens(logits, sample=sample, temperature=temperature, top_p=top_p)
         going = chosen != eos_id
         for row, token, goes in zip(rows.tolist(), chosen.tolist(), going.tolist()):
-            if not ended[row]:
-                ended[row] = not goes
-                completions[row] += [token] if goes else []
-        if step == max_new_tokens - 1 or all(ended[row] for row in rows.tolist()):
+            if ended[row]:
+                continue
+            if goes:
+                completions[row].append(token)
+            else:
+                ended[row] = True
+        if step == max_new_tokens - 1 or all(ended):
             break
         if droppable and not going.all():
             keep = going.nonzero().squeeze(1)

@@ -123,9 +123,9 @@ def _recv_with_timeout(proc: subprocess.Popen, timeout_s: float) -> dict[str, An
 class _Batch:
     """One call of ``Judge.run``: where its results go and when it is complete."""
 
-    def __init__(self, size: int, progress: Callable[[int], None] | None):
+    def __init__(self, size: int, progress: Callable[[int], None] | None, copies: dict[int, list[int]]):
         self.results: list[JudgeResult | None] = [None] * size
-        self.copies: dict[int, list[int]] = {}
+        self.copies = copies
         self.left = size
         self.progress = progress
         self.done = threading.Event()
@@ -195,15 +195,15 @@ class Judge:
                              for slot in range(self._size)]
             for thread in self._threads:
                 thread.start()
-        batch = _Batch(len(submissions), progress)
-        specs: dict[str, dict[str, Any]] = {}
         first: dict[tuple[str, str, bool], int] = {}
-        limits = asdict(self.config.limits())
+        copies: dict[int, list[int]] = {}
         for i, sub in enumerate(submissions):
-            key = _problem_key(sub.problem)
-            same = first.setdefault((key, sub.program, sub.record_outputs), i)
+            same = first.setdefault((_problem_key(sub.problem), sub.program, sub.record_outputs), i)
             if same != i:
-                batch.copies.setdefault(same, []).append(i)
+                copies.setdefault(same, []).append(i)
+        batch = _Batch(len(submissions), progress, copies)
+        specs: dict[str, dict[str, Any]] = {}
+        limits = asdict(self.config.limits())
         for (key, program, record), i in first.items():
             if key not in specs:
                 specs[key] = test_spec(submissions[i].problem)
