@@ -113,6 +113,7 @@ MBPP_PROBLEMS = [
         prompt="Write a function to double a number.",
         tests=AssertTests(asserts=("assert double(2) == 4", "assert double(0) == 0")),
         solutions=("def double(x):\n    return 2 * x",),
+        entry_point="double",
         source="mbpp",
         metadata={"test_list": ("assert double(2) == 4", "assert double(0) == 0"), "challenge_test_list": ()},
     ),
@@ -121,6 +122,7 @@ MBPP_PROBLEMS = [
         prompt="Write a function to read a tree's root value.",
         tests=AssertTests(asserts=("assert root_value(root) == 1",), setup_code="root = Node(1) \nother = Node(2)"),
         solutions=("class Node:\n    def __init__(self, v):\n        self.v = v\ndef root_value(n):\n    return n.v",),
+        entry_point="root_value",
         source="mbpp",
         metadata={
             "test_list": ("assert root_value(root) == 1",),
@@ -166,6 +168,7 @@ def test_mbpp_sanitized(tmp_path):
             prompt="Write a function to find the square root.",
             tests=AssertTests(asserts=("assert math.isclose(root(4), 2)",), setup_code="import math"),
             solutions=("import math\ndef root(x):\n    return math.sqrt(x)",),
+            entry_point="root",
             source="mbpp",
             metadata={
                 "test_list": ("assert math.isclose(root(4), 2)",),

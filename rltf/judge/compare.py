@@ -14,14 +14,19 @@ tokens and each pair of tokens is equal as text or, when both are decimal number
 within ``|a - e| <= 1e-8 + 1e-5 * |e|`` (NumPy's ``allclose`` defaults, which APPS
 uses). Line breaks therefore count as whitespace, and trailing whitespace and blank
 lines are ignored; case is not.
+
+Every comparison is linear in the size of what the program returned or printed, which the
+output cap bounds: the number pattern has no ambiguity to backtrack over, and ``excerpt``
+shows values without converting huge integers to decimal (quadratic in their length).
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 REL_TOL = 1e-5
 ABS_TOL = 1e-8
 
@@ -72,3 +77,27 @@ def _tokens_match(got: str, want: str) -> bool:
         return False
     g, w = float(got), float(want)
     return abs(g - w) <= ABS_TOL + REL_TOL * abs(w)
+
+
+class _Excerpt(reprlib.Repr):
+    """``repr`` that shows the first items of big containers and the size of huge integers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxfrozenset = 6, 12, 12, 12, 12
+        self.maxdict, self.maxstring, self.maxother = 8, 120, 120
+
+    def repr_int(self, value: int, level: int) -> str:
+        bits = value.bit_length()
+        return repr(value) if bits <= 3000 else f"<int of {bits} bits>"
+
+    def repr_bool(self, value: bool, level: int) -> str:
+        return repr(value)
+
+
+_EXCERPT = _Excerpt()
+
+
+def excerpt(value: Any, limit: int = 200) -> str:
+    """A bounded description of ``value`` for a test's detail line."""
+    return _EXCERPT.repr(value)[:limit]

@@ -2,9 +2,9 @@
 
 These hold with or without bubblewrap: its own session (so the worker can kill the
 whole group), CPU/memory/file-size/process limits, a clean environment (set once in the
-worker, see ``clean_environment``), a private
-scratch directory as the working directory, and, when the worker is root, a uid of
-its own so it can neither signal the worker nor read files the user keeps private.
+worker, see ``clean_environment``), the scratch directory as working directory, when the
+worker is root a uid of its own (so it can neither signal the worker nor read files the
+user keeps private), and last the seccomp filter (see ``seccomp``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import os
 import resource
 from dataclasses import dataclass
 
+from .seccomp import Filter
+
+_PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -41,35 +44,52 @@ def clean_environment(home: str) -> dict[str, str]:
     }
 
 
-def become_subreaper() -> bool:
-    """Orphans of a program re-parent to the worker, which can then find and kill them."""
+def _prctl(option: int, value: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                          ctypes.c_ulong(0)) == 0
     except OSError:
         return False
 
 
-def confine(limits: Limits, scratch: str, fds: dict[int, int], uid: int | None) -> None:
+def become_subreaper() -> bool:
+    """Orphans of a program re-parent to the zygote, which can then find and kill them."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def forbid_inspection() -> bool:
+    """No process of the same uid may trace this one or open its memory (programs share the
+    worker's uid when the judge does not run as root). Inherited by every fork."""
+    return _prctl(_PR_SET_DUMPABLE, 0)
+
+
+def confine(limits: Limits, scratch: str, fds: dict[int, int], uid: int | None, seccomp: Filter | None,
+            first_to_die: bool) -> None:
     """Called in the child right after fork; ``fds`` maps target fd -> current fd.
 
-    The worker already runs with ``clean_environment`` and Python's usual signal set-up,
+    The zygote already runs with ``clean_environment`` and Python's usual signal set-up,
     which the child inherits: touching as little as possible here keeps the fork cheap.
+    ``first_to_die``: under a memory cgroup, the kernel's OOM killer picks the program,
+    never its zygote.
     """
     os.setsid()
     _place_fds(fds)
-    cpu = math.ceil(limits.timeout_s) + 1
-    memory = limits.memory_mb << 20
-    _limit(resource.RLIMIT_CPU, cpu)
-    _limit(resource.RLIMIT_AS, memory)
+    _limit(resource.RLIMIT_CPU, math.ceil(limits.timeout_s) + 1)
+    _limit(resource.RLIMIT_AS, limits.memory_mb << 20)
     _limit(resource.RLIMIT_FSIZE, limits.max_file_mb << 20)
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NPROC, limits.max_processes)
     os.chdir(scratch)
+    if first_to_die:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    if seccomp is not None:
+        seccomp.install()
 
 
 def _limit(which: int, value: int) -> None:
@@ -80,10 +100,12 @@ def _limit(which: int, value: int) -> None:
 
 
 def _place_fds(fds: dict[int, int]) -> None:
-    """Move each needed pipe to its fixed number and close every other descriptor."""
-    import fcntl
-
-    high = {target: fcntl.fcntl(current, fcntl.F_DUPFD, 100) for target, current in fds.items()}
+    """Move each needed descriptor to its fixed number and close every other one."""
+    base = max(*fds, *fds.values()) + 1
+    high = {}
+    for i, (target, current) in enumerate(fds.items()):
+        high[target] = base + i
+        os.dup2(current, base + i)
     for target, current in high.items():
         os.dup2(current, target, inheritable=True)
     os.closerange(max(fds) + 1, 65536)

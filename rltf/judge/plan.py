@@ -36,14 +36,23 @@ def call_plan(fn_name: str, class_name: str | None, cases: list) -> list[Planned
     return [PlannedCall(target, plaindata.to_json(list(args))) for args, _ in cases]
 
 
-def assert_plan(setup_code: str, asserts: list[str]) -> list[PlannedCall]:
+def names_used(setup_code: str, asserts: list[str], entry_point: str | None) -> list[str]:
+    """The program's names the tests use: the names they read but never bind and that are
+    not builtins, and the entry point even when it is named like a builtin (MBPP's ``sum``).
+    Tests see Python's own builtins; only these names come from the program."""
+    trees = [ast.parse(setup_code), *(ast.parse(src) for src in asserts)]
+    local = _bound_names(trees) | (set(dir(builtins)) - {entry_point})
+    return sorted({name for tree in trees for name in _free_names(tree, local)})
+
+
+def assert_plan(setup_code: str, asserts: list[str], entry_point: str | None = None) -> list[PlannedCall]:
     """Planned calls of the leading tests whose program calls are all literal and unconditional."""
     try:
         setup = ast.parse(setup_code)
         tests = [ast.parse(src) for src in asserts]
     except SyntaxError:
         return []
-    local = _bound_names([setup, *tests]) | set(dir(builtins))
+    local = _bound_names([setup, *tests]) | (set(dir(builtins)) - {entry_point})
     aliases = _aliases(setup, local)
     if aliases is None:
         return []

@@ -1,8 +1,9 @@
 """The judge as its users see it: many programs in, one typed result per program out.
 
-A few long-lived workers (one per core by default) each serve one program at a time,
+A few long-lived workers (two per core by default) each serve one program at a time,
 so the cost per program is a fork, not an interpreter start-up. A worker that a
-program manages to kill is replaced, and that program is scored as a runtime error.
+program manages to kill, or that does not answer within the host's bound, is replaced,
+and that program is scored as a runtime error or a timeout.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import hashlib
 import logging
 import os
 import queue
-import subprocess
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
@@ -21,18 +21,24 @@ from rltf.problems import CallTests, Problem, StdioTests
 
 from . import channel, plaindata
 from .confine import Limits
+from .launch import Resources, WorkerProcess, WorkerTimedOut
 from .result import JudgeResult, ProgramError
-from .sandbox import PROGRAM_UID_BASE, WORKER_ENV, Isolation, detect
+from .sandbox import detect
+from .view import DEFAULT_PACKAGES
 
 log = logging.getLogger("rltf.judge")
-_HOST_GRACE_S = 30.0
+# The host's own bound on one program, beyond the worker's: a worker that has not answered
+# by then is killed and replaced, and the program scored as a timeout.
+_HOST_BOUND_FACTOR, _HOST_GRACE_S = 2.0, 5.0
 
 
 @dataclass(frozen=True)
 class JudgeConfig:
     """Limits apply per program; ``timeout_s`` covers all of a program's tests together.
 
-    ``workers`` defaults to two per core (``default_workers``).
+    ``workers`` defaults to two per core (``default_workers``). ``packages`` are the
+    importable packages programs see besides the standard library (with bubblewrap; without
+    it programs see the host's whole environment).
     """
 
     timeout_s: float = 10.0
@@ -42,6 +48,7 @@ class JudgeConfig:
     max_processes: int = 32
     workers: int | None = None
     isolation: str = "auto"
+    packages: tuple[str, ...] = DEFAULT_PACKAGES
 
     def limits(self) -> Limits:
         return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes)
@@ -71,53 +78,8 @@ def test_spec(problem: Problem) -> dict[str, Any]:
                                  for c in tests.cases]}
     if isinstance(tests, StdioTests):
         return spec | {"style": "stdio", "cases": [[c.stdin, c.expected_stdout] for c in tests.cases]}
-    return spec | {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts)}
-
-
-class WorkerProcess:
-    """A sandboxed worker and the problems whose tests it already holds."""
-
-    def __init__(self, isolation: Isolation, index: int):
-        config = {
-            "uid": PROGRAM_UID_BASE + index if isolation.drop_to_uid else None,
-            "scratch_root": os.path.join(isolation.scratch_root, f"worker-{index}"),
-            "private_pids": isolation.private_pids,
-        }
-        self.proc = subprocess.Popen(isolation.worker_command(plaindata.dumps(config).decode()),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=WORKER_ENV)
-        self.known: set[str] = set()
-        try:
-            hello = channel.recv(self.proc.stdout.fileno())
-        except (channel.ChannelClosed, ValueError) as exc:
-            self.close()
-            raise RltfError("a judge worker failed to start (its error output is above); "
-                            f"isolation was: {isolation.kind}") from exc
-        if not hello.get("ready"):
-            raise RltfError(f"a judge worker failed to start: {hello}")
-
-    def judge(self, job: dict[str, Any], spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        job = {**job, "spec": None if job["key"] in self.known else spec}
-        channel.send(self.proc.stdin.fileno(), job)
-        reply = _recv_with_timeout(self.proc, timeout_s)
-        self.known.add(job["key"])
-        return reply
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            pipe.close()
-
-
-def _recv_with_timeout(proc: subprocess.Popen, timeout_s: float) -> dict[str, Any]:
-    """The worker enforces every limit itself; this only guards against the worker hanging."""
-    timer = threading.Timer(timeout_s, proc.kill)
-    timer.start()
-    try:
-        return channel.recv(proc.stdout.fileno())
-    finally:
-        timer.cancel()
+    return spec | {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts),
+                   "entry_point": problem.entry_point}
 
 
 class _Batch:
@@ -160,14 +122,31 @@ class Judge:
 
     def __init__(self, config: JudgeConfig | None = None):
         self.config = config or JudgeConfig()
-        self._isolation = detect(self.config.isolation)
+        isolation = detect(self.config.isolation, self.config.packages)
         self._size = self.config.workers or default_workers()
+        self._resources = Resources(isolation, self._size, self.config.memory_mb, self.config.max_processes)
         self._jobs: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
 
     @property
     def isolation(self) -> str:
-        return self._isolation.description
+        """The isolation in force, in words (printed by ``rltf eval`` and ``rltf train``)."""
+        return self._resources.describe()
+
+    @property
+    def id(self) -> str:
+        """Appears in every worker's command line."""
+        return self._resources.id
+
+    @property
+    def memory_limit(self) -> str:
+        """``"cgroup v1"``, ``"cgroup v2"`` (one cap on everything) or ``"rlimits"``."""
+        return self._resources.memory_limit
+
+    @property
+    def program_uids(self) -> range | None:
+        """The uids this judge's programs run as (only when it runs as root)."""
+        return self._resources.uids.uids if self._resources.uids else None
 
     def __enter__(self) -> "Judge":
         return self
@@ -176,11 +155,13 @@ class Judge:
         self.close()
 
     def close(self) -> None:
+        """Returns once every process the judge started is gone."""
         for _ in self._threads:
             self._jobs.put(None)
         for thread in self._threads:
             thread.join()
         self._threads = []
+        self._resources.close()
 
     def run(self, submissions: Sequence[Submission], progress: Callable[[int], None] | None = None) -> list[JudgeResult]:
         """Judge every submission; results come back in the order given.
@@ -208,7 +189,7 @@ class Judge:
             if key not in specs:
                 specs[key] = test_spec(submissions[i].problem)
             job = {"id": i, "key": key, "program": program, "limits": limits, "record": record}
-            self._jobs.put((batch, i, job, specs[key]))
+            self._jobs.put((batch, i, job, specs[key], submissions[i].problem.task_id))
         batch.done.wait()
         if batch.failure is not None:
             raise RltfError(f"the judge failed: {batch.failure}") from batch.failure
@@ -222,40 +203,52 @@ class Judge:
                 if worker is not None:
                     worker.close()
                 return
-            batch, index, job, spec = item
+            batch, index, job, spec, task_id = item
             if batch.failure is not None:
                 continue
             try:
-                if worker is None:
-                    worker = WorkerProcess(self._isolation, slot)
-                result, worker = self._judge_one(worker, job, spec)
+                result, worker = self._judge_one(worker, slot, job, spec, task_id)
             except Exception as exc:
                 batch.fail(exc)
                 continue
             batch.finish(index, result)
 
-    def _judge_one(self, worker: WorkerProcess, job: dict[str, Any], spec: dict[str, Any]):
-        """Returns the result and the worker to use next (None once it had to be dropped)."""
+    def _judge_one(self, worker: WorkerProcess | None, slot: int, job: dict[str, Any], spec: dict[str, Any],
+                   task_id: str, retried: bool = False) -> tuple[JudgeResult, WorkerProcess | None]:
+        """The result and the worker to use next (None once it had to be dropped).
+
+        A worker whose own code fails ends itself; the program is judged once more by a new
+        worker, and a second failure is logged (with the task) and scored ``JudgeError``.
+        """
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
+        worker = worker or WorkerProcess(self._resources, slot)
+        bound = _HOST_BOUND_FACTOR * self.config.timeout_s + _HOST_GRACE_S
         try:
-            reply = worker.judge(job, spec, self.config.timeout_s + _HOST_GRACE_S)
+            reply = worker.judge(job, spec, bound)
+        except WorkerTimedOut:
+            worker.close()
+            return _replaced("timeout", total, "Timeout", "judging this program took longer than its limits allow"), None
         except (channel.ChannelClosed, OSError, ValueError):
             worker.close()
-            return _lost_worker(total), None
-        if "internal_error" in reply:
-            log.error("rltf judge: internal error on job %s:\n%s", job["id"], reply["internal_error"])
-            return JudgeResult("runtime_error", 0, 0, total,
-                               error=ProgramError("JudgeError", "the judge failed on this program (see log)"),
-                               notes=("judge internal error",)), worker
-        return JudgeResult.from_dict(reply["result"]), worker
+            return _replaced("runtime_error", total, "WorkerKilled", "the program killed or broke its judge worker"), None
+        if "internal_error" not in reply:
+            return JudgeResult.from_dict(reply["result"]), worker
+        worker.close()
+        if not retried:
+            log.debug("rltf judge: worker failed on task %s, judging again:\n%s", task_id, reply["internal_error"])
+            return self._judge_one(None, slot, job, spec, task_id, retried=True)
+        log.error("rltf judge: the judge failed twice on a program for task %s; it is scored as a runtime error "
+                  "(JudgeError):\n%s", task_id, reply["internal_error"])
+        return JudgeResult("runtime_error", 0, 0, total,
+                           error=ProgramError("JudgeError", "the judge failed on this program (see log)"),
+                           notes=("judge internal error",)), None
 
 
-def _lost_worker(total: int) -> JudgeResult:
-    return JudgeResult("runtime_error", 0, 0, total,
-                       error=ProgramError("WorkerKilled", "the program killed or broke its judge worker"),
-                       notes=("worker replaced",))
+def _replaced(outcome: str, total: int, kind: str, message: str) -> JudgeResult:
+    return JudgeResult(outcome, 0, 0, total, error=ProgramError(kind, message), notes=("worker replaced",))
 
 
 def _problem_key(problem: Problem) -> str:
-    digest = hashlib.blake2b(repr((problem.source, problem.task_id, problem.tests)).encode(), digest_size=12)
+    digest = hashlib.blake2b(repr((problem.source, problem.task_id, problem.tests, problem.program_preamble,
+                                   problem.entry_point)).encode(), digest_size=12)
     return digest.hexdigest()

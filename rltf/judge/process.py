@@ -1,4 +1,10 @@
-"""One forked program process as the worker sees it: its pipes, its deadline, its output."""
+"""One program process as the worker sees it: its pipes, its deadline, its output.
+
+The process is forked by a zygote; the worker holds the other ends of its pipes and a
+pidfd, sends it the code to run down its request pipe, and reads what comes back. Every
+byte from the program is untrusted: output beyond the cap stops it, and a reply that is
+not a well-formed frame is its own fault (``BrokenChannel``), never the worker's.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,12 @@ import signal
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from . import channel
+from .confine import Limits
+from .zygote import Zygote
+
 
 class ProgramStopped(BaseException):
     """The program can no longer answer: it crashed, exited, timed out or flooded output.
@@ -21,6 +30,25 @@ class ProgramStopped(BaseException):
     def __init__(self, verdict: str, error: dict[str, Any]):
         super().__init__(error["message"])
         self.verdict, self.error = verdict, error
+
+
+def broken_channel(detail: str) -> ProgramStopped:
+    return ProgramStopped("runtime_error", {"type": "BrokenChannel", "line": None,
+                                            "message": f"the program wrote something that is not a reply to the "
+                                                       f"judge: {detail[:300]}"})
+
+
+TIMEOUT = {"type": "Timeout", "message": "wall-clock limit reached", "line": None}
+
+
+def reported_error(info: Any, program_lines: int) -> dict[str, Any]:
+    """The program's own account of its crash: believed as far as its types and its line go."""
+    if not (isinstance(info, dict) and isinstance(info.get("type"), str) and isinstance(info.get("message"), str)):
+        raise broken_channel("a crash report of the wrong shape")
+    line = info.get("line")
+    if type(line) is not int or not 1 <= line <= program_lines:
+        line = None
+    return {"type": info["type"][:100], "message": info["message"][:1000], "line": line}
 
 
 @dataclass
@@ -41,25 +69,50 @@ class Capture:
 
 
 class ProgramProcess:
-    """One forked program process and the worker's pipes to it."""
+    """A program process, from its fork by ``zygote`` to its reaping.
 
-    def __init__(self, pid: int, rpc_out: int | None, rpc_in: int | None, out_fd: int, err_fd: int,
-                 deadline: float, capture: Capture):
-        self.pid, self.rpc_out, self.rpc_in = pid, rpc_out, rpc_in
-        self.out_fd, self.err_fd = out_fd, err_fd
-        self.deadline, self.capture = deadline, capture
-        self.pidfd = os.pidfd_open(pid)
-        self.frames = channel.FrameBuffer()
+    ``bootstrap`` is what the program runs (``marshal`` bytes, see ``zygote``). ``serve``
+    keeps the request pipe open for calls; otherwise (standard-input programs) the reply
+    pipe carries only an error report. ``memory_exceeded`` says whether the kernel's OOM
+    killer struck since it was last asked (a memory cgroup), to name a SIGKILL.
+    """
+
+    def __init__(self, zygote: Zygote, limits: Limits, bootstrap: bytes, stdin_fd: int, deadline: float,
+                 capture: Capture, serve: bool, memory_exceeded: Callable[[], bool]):
+        self.zygote, self.deadline, self.capture = zygote, deadline, capture
+        self.memory_exceeded = memory_exceeded
+        self.frames = channel.FrameBuffer(limits.max_output_bytes)
         self.status: int | None = None
+        requests_r, self.rpc_out = os.pipe()
+        self.rpc_in, replies_w = os.pipe()
+        self.out_fd, out_w = os.pipe()
+        self.err_fd, err_w = os.pipe()
+        try:
+            self.pid, self.pidfd = zygote.fork(limits, (stdin_fd, requests_r, replies_w, out_w, err_w))
+        except BaseException:
+            for fd in (self.rpc_out, self.rpc_in, self.out_fd, self.err_fd):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (requests_r, replies_w, out_w, err_w):
+                os.close(fd)
+        with suppress(OSError):  # a program that is gone is reported by wait_frame() / wait_exit()
+            channel.send_bytes(self.rpc_out, bootstrap)
+        if not serve:
+            os.close(self.rpc_out)
+            self.rpc_out = None
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        with suppress(OSError):  # a program that is gone is reported by wait_frame()
+        with suppress(OSError):
             channel.send(self.rpc_out, message)
         return self.wait_frame()
 
     def wait_frame(self) -> dict[str, Any]:
         while True:
-            ready, frame = self.frames.pop()
+            try:
+                ready, frame = self.frames.pop()
+            except channel.BrokenFrame as exc:
+                raise broken_channel(str(exc)) from None
             if ready:
                 return frame
             self._pump(expect_frame=True)
@@ -71,20 +124,21 @@ class ProgramProcess:
 
     def _pump(self, expect_frame: bool) -> None:
         if self.status is not None:
-            raise stopped_by(self.status)
+            raise self.stopped()
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise ProgramStopped("timeout", {"type": "Timeout", "message": "wall-clock limit reached", "line": None})
-        fds = [self.out_fd, self.err_fd, self.pidfd] + ([self.rpc_in] if self.rpc_in is not None else [])
+            raise ProgramStopped("timeout", TIMEOUT)
+        fds = [self.out_fd, self.err_fd, self.rpc_in, self.pidfd]
         readable, _, _ = select.select(fds, [], [], left)
-        exited = self.pidfd in readable
-        for fd in fds if exited else readable:
-            if fd != self.pidfd:
-                self._drain(fd, until_empty=exited)
-        if exited:
-            _, self.status = os.waitpid(self.pid, 0)
+        if self.pidfd in readable:
+            self.status = self.zygote.reap(self.pid)  # also kills what it left running
+            for fd in fds[:3]:
+                self._drain(fd, until_empty=True)
             if expect_frame and not self.frames.has_frame():
-                raise stopped_by(self.status)
+                raise self.stopped()
+            return
+        for fd in readable:
+            self._drain(fd, until_empty=False)
 
     def _drain(self, fd: int, until_empty: bool) -> None:
         os.set_blocking(fd, False)
@@ -96,7 +150,12 @@ class ProgramProcess:
             if not chunk:
                 return
             if fd == self.rpc_in:
-                self.frames.feed(chunk)
+                try:
+                    self.frames.feed(chunk)
+                except channel.FrameTooLarge as exc:
+                    raise ProgramStopped("runtime_error", {"type": "OutputLimitExceeded", "line": None,
+                                                           "message": f"a returned value passed the output limit "
+                                                                      f"({exc})"}) from None
             elif not self.capture.add("stdout" if fd == self.out_fd else "stderr", chunk):
                 raise ProgramStopped("runtime_error", {"type": "OutputLimitExceeded",
                                                        "message": f"output passed {self.capture.limit} bytes",
@@ -104,23 +163,27 @@ class ProgramProcess:
             if not until_empty:
                 return
 
+    def stopped(self) -> ProgramStopped:
+        """Why a process that ended before answering ended; running out of CPU time is a timeout."""
+        error = ended_early(self.status)
+        if error["type"] == "Signal" and os.WTERMSIG(self.status) == signal.SIGKILL and self.memory_exceeded():
+            error = {"type": "MemoryLimitExceeded", "line": None,
+                     "message": "killed for using more memory than its limit (files in its scratch directory and "
+                                "shared memory count too)"}
+        return ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
+
     def close(self) -> None:
-        with suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)
+        """Kill the program and everything it started, and reap it."""
         if self.status is None:
             with suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
-                _, self.status = os.waitpid(self.pid, 0)
+            self.status = self.zygote.reap(self.pid)
         for fd in (self.rpc_out, self.rpc_in, self.out_fd, self.err_fd, self.pidfd):
             if fd is not None:
                 with suppress(OSError):
                     os.close(fd)
-
-
-def stopped_by(status: int) -> ProgramStopped:
-    """A process that ended before answering; running out of CPU time is a timeout."""
-    error = ended_early(status)
-    return ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
 
 
 def ended_early(status: int) -> dict[str, Any]:

@@ -60,8 +60,9 @@ class ObjectTable:
         return self._objects[handle]
 
 
-def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list) -> None:
-    """Define the program, tell the worker its names, make the predicted calls, then answer requests."""
+def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list, wanted: list[str]) -> None:
+    """Define the program, tell the worker the ``wanted`` names it defined, make the predicted
+    calls, then answer requests."""
     namespace = fresh_namespace("__rltf_program__")
     table = ObjectTable()
     try:
@@ -73,7 +74,7 @@ def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list) -> None:
         channel.send(rpc_out, {"raised": error_info(exc)})
         return
     _flush_output()
-    names = _program_names(namespace, given, table)
+    names = _program_names(namespace, given, wanted, table)
     channel.send(rpc_out, {"names": names})
     _make_planned_calls(plan, namespace, names, table, rpc_out)
     while True:
@@ -85,21 +86,25 @@ def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list) -> None:
 
 def _make_planned_calls(plan: list, namespace: dict[str, Any], names: dict[str, Any], table: ObjectTable,
                         rpc_out: int) -> None:
-    """Stream each predicted call's value; stop at a crash or at a name the program lacks."""
+    """Stream each predicted call's value; stop at a crash or at a name the program lacks.
+
+    ``plan`` holds ``(target, args)`` pairs: a name or ``(class, method)``, and the
+    arguments as plain-data JSON.
+    """
     instances: dict[str, Any] = {}
-    for call in plan:
-        owner = call.target[0]
+    for target, args in plan:
+        owner = target[0]
         if owner not in names:
             return
         started = time.perf_counter()
         function = None
         try:
             function = namespace[owner]
-            if len(call.target) == 2:
+            if len(target) == 2:
                 if owner not in instances:
                     instances[owner] = function()
-                function = getattr(instances[owner], call.target[1])
-            value = function(*plaindata.from_json(call.args))
+                function = getattr(instances[owner], target[1])
+            value = function(*plaindata.from_json(args))
             reply = {"value": plaindata.to_json(value, table.handle_for), "t": time.perf_counter() - started}
         except BaseException as exc:
             reply = {"raised": error_info(exc, function), "t": time.perf_counter() - started}
@@ -116,11 +121,13 @@ def _flush_output() -> None:
             stream.flush()
 
 
-def _program_names(namespace: dict[str, Any], given: dict[str, Any], table: ObjectTable) -> dict[str, Any]:
-    """What the program defined (the preamble's own names are the test's business)."""
+def _program_names(namespace: dict[str, Any], given: dict[str, Any], wanted: list[str],
+                   table: ObjectTable) -> dict[str, Any]:
+    """The names the tests use that the program defined (the preamble's own are not the program's)."""
     names = {}
-    for name, value in list(namespace.items()):
-        if name.startswith("__") or given.get(name, namespace) is value:
+    for name in wanted:
+        value = namespace.get(name, given)
+        if value is given or given.get(name, namespace) is value:
             continue
         names[name] = plaindata.to_json(value, table.handle_for)
     return names

@@ -1,13 +1,16 @@
 """Where judge workers live: inside bubblewrap when it works here, else the best that remains.
 
-With ``bwrap`` each worker gets its own PID, network, IPC and UTS namespaces, a
-read-only view of the filesystem with a private ``/tmp`` and the home directory hidden,
-and an empty environment. Without it, programs still get every limit of ``confine``,
-but share the host's network and filesystem: the judge says so once, at start-up.
+With ``bwrap`` each worker gets its own PID, network, IPC, UTS and cgroup namespaces, the
+filesystem view of ``view`` (interpreter, standard library, judge code, allowed packages),
+a private size-limited ``/tmp`` (the programs' scratch directory) and ``/dev/shm``, and an
+empty environment. Without it, programs still get every limit of ``confine``, the seccomp
+filter and, where the machine allows, the memory cgroup, but share the host's network and
+filesystem: the judge says so once, at start-up.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -16,16 +19,21 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
 import rltf
 
+from . import view
+from .cgroups import WorkerCgroup
+
 log = logging.getLogger("rltf.judge")
-PROGRAM_UID_BASE = 1_500_000
 _ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 _warned = False
 # One hash seed for every worker: a program that prints a set gives the same output, and
 # the same verdict, whichever worker runs it and whenever.
 WORKER_ENV = {"PYTHONHASHSEED": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+SANDBOX_SCRATCH = "/tmp"
+SANDBOX_SHM = "/dev/shm"
 
 
 @dataclass(frozen=True)
@@ -34,27 +42,76 @@ class Isolation:
 
     kind: str
     description: str
-    prefix: tuple[str, ...]
-    private_pids: bool
     drop_to_uid: bool
-    scratch_root: str
+    bwrap: str | None = None
+    view: view.View | None = None
+    sized_tmpfs: bool = False
 
-    def worker_command(self, config: str) -> list[str]:
-        """No user site-packages; the environment is ``WORKER_ENV`` and nothing else."""
-        package_root = str(Path(rltf.__file__).resolve().parent.parent)
-        bootstrap = (f"import sys; sys.path.insert(0, {package_root!r}); "
-                     "from rltf.judge.worker import main; main()")
-        return [*self.prefix, sys.executable, "-s", "-c", bootstrap, config]
+    @property
+    def private_pids(self) -> bool:
+        return self.kind == "bwrap"
+
+    def worker_command(self, config: dict[str, Any], cgroup: WorkerCgroup | None, memory_mb: int,
+                       info_fd: int | None = None) -> list[str]:
+        """The worker's command line; ``config`` reaches it as its one argument."""
+        if self.kind != "bwrap":
+            root = str(Path(rltf.__file__).resolve().parent.parent)
+            return [sys.executable, "-s", "-c", _bootstrap([root]), json.dumps(config)]
+        return [*self._bwrap_args(cgroup, memory_mb, info_fd), self.view.interpreter, "-s", "-c",
+                _bootstrap([view.JUDGE_LIB, view.PACKAGES]), json.dumps(config)]
+
+    def _bwrap_args(self, cgroup: WorkerCgroup | None, memory_mb: int, info_fd: int | None) -> list[str]:
+        args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+                "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if self.drop_to_uid:
+            for cap in _ROOT_CAPS:
+                args += ["--cap-add", cap]
+        else:
+            args += ["--unshare-user"]
+        args += self.view.args
+        if cgroup is not None:
+            args += ["--bind", str(cgroup.memory), f"{view.CGROUPS}/memory"]
+            if cgroup.pids is not None:
+                args += ["--bind", str(cgroup.pids), f"{view.CGROUPS}/pids"]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        size = ["--size", str(memory_mb << 20)] if self.sized_tmpfs else []
+        args += ["--perms", "0700", *size, "--tmpfs", SANDBOX_SCRATCH,
+                 "--perms", "1777", *size, "--tmpfs", SANDBOX_SHM]
+        args += ["--clearenv", "--chdir", SANDBOX_SCRATCH, "--setenv", "HOME", SANDBOX_SCRATCH]
+        for name, value in WORKER_ENV.items():
+            args += ["--setenv", name, value]
+        if info_fd is not None:
+            args += ["--info-fd", str(info_fd)]
+        return args + ["--"]
+
+    def cgroup_dirs(self, cgroup: WorkerCgroup | None) -> dict[str, Any] | None:
+        """The worker's groups as the worker sees them."""
+        if cgroup is None:
+            return None
+        if self.kind != "bwrap":
+            return {"version": cgroup.version, "memory": str(cgroup.memory),
+                    "pids": str(cgroup.pids) if cgroup.pids else None}
+        return {"version": cgroup.version, "memory": f"{view.CGROUPS}/memory",
+                "pids": f"{view.CGROUPS}/pids" if cgroup.pids else None}
 
 
-def detect(mode: str = "auto") -> Isolation:
+def _bootstrap(paths: Sequence[str]) -> str:
+    """Not ``-I``, which would also ignore PYTHONHASHSEED (the environment is set whole
+    anyway); the working directory that ``-c`` puts first on the path is replaced, so a
+    file a program leaves there can never be imported by the worker."""
+    return f"import sys; sys.path[0:1] = {list(paths)!r}; from rltf.judge.start import main; main()"
+
+
+def detect(mode: str = "auto", packages: Sequence[str] = view.DEFAULT_PACKAGES) -> Isolation:
     """``mode`` is "auto" (bubblewrap if it works), "bwrap" (required) or "none"."""
     root = os.geteuid() == 0
     if mode != "none":
         bwrap = shutil.which("bwrap")
-        prefix = tuple(bwrap_prefix(bwrap, root)) if bwrap else ()
-        if bwrap and _works(prefix):
-            return Isolation("bwrap", _describe_bwrap(root), prefix, True, root, "/tmp/rltf-judge")
+        if bwrap:
+            sized = "--size" in _bwrap_help(bwrap)
+            isolation = Isolation("bwrap", _describe_bwrap(root), root, bwrap, view.build(packages), sized)
+            if _works(isolation):
+                return isolation
         if mode == "bwrap":
             from rltf.errors import RltfError
 
@@ -63,57 +120,21 @@ def detect(mode: str = "auto") -> Isolation:
     return _fallback(root, mode)
 
 
-def bwrap_prefix(bwrap: str, root: bool) -> list[str]:
-    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
-            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-    if root:
-        for cap in _ROOT_CAPS:
-            args += ["--cap-add", cap]
-    else:
-        args += ["--unshare-user"]
-    hidden = [Path("/tmp"), Path("/var/tmp"), Path("/run")]
-    home = Path.home().resolve()
-    if home != Path("/"):
-        hidden.append(home)
-    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for directory in hidden:
-        args += ["--perms", "0755", "--tmpfs", str(directory)]
-    for path in _needed_inside(hidden):
-        for parent in _between(path, hidden):
-            args += ["--perms", "0755", "--dir", str(parent)]
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--clearenv", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
-    for name, value in WORKER_ENV.items():
-        args += ["--setenv", name, value]
-    return args + ["--"]
-
-
-def _needed_inside(hidden: list[Path]) -> list[Path]:
-    """Python and rltf must stay visible even when they live under a hidden directory.
-
-    The home directory (keys, tokens, caches), /tmp and /run vanish behind empty tmpfs
-    mounts; the interpreter, the virtual environment and rltf's own code come back
-    read-only.
-    """
-    wanted = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    wanted.add(Path(sys.executable).resolve().parent.parent)
-    wanted.add(Path(rltf.__file__).resolve().parent.parent)
-    inside = sorted(p for p in wanted if any(p.is_relative_to(h) and p != h for h in hidden))
-    return [p for p in inside if not any(p != q and p.is_relative_to(q) for q in inside)]
-
-
-def _between(path: Path, hidden: list[Path]) -> list[Path]:
-    """Directories between a hidden mount and ``path``, made traversable for other uids."""
-    top = next(h for h in hidden if path.is_relative_to(h))
-    return [p for p in reversed(path.parents) if p.is_relative_to(top) and p != top]
-
-
-def _works(prefix: tuple[str, ...]) -> bool:
+def _bwrap_help(bwrap: str) -> str:
     try:
-        probe = subprocess.run([*prefix, sys.executable, "-I", "-c", "print('ok')"],
-                               capture_output=True, text=True, timeout=30, env={})
+        return subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _works(isolation: Isolation) -> bool:
+    command = isolation._bwrap_args(None, 64, None) + [isolation.view.interpreter, "-I", "-c", "print('ok')"]
+    try:
+        probe = subprocess.run(command, capture_output=True, text=True, timeout=30, env={})
     except (OSError, subprocess.SubprocessError):
         return False
+    if probe.returncode != 0:
+        log.debug("rltf judge: the bubblewrap probe failed: %s", probe.stderr.strip())
     return probe.returncode == 0 and probe.stdout.strip() == "ok"
 
 
@@ -128,23 +149,28 @@ def _python_readable_by_all() -> bool:
 
 def _describe_bwrap(root: bool) -> str:
     who = "a uid of their own" if root else "the user's uid in a user namespace"
-    return ("bubblewrap sandbox: private PID/network/IPC namespaces, read-only filesystem, "
-            f"hidden home, empty environment; programs run as {who} with CPU, memory, "
-            "output and process limits")
+    return ("bubblewrap sandbox: private PID/network/IPC namespaces; the filesystem shows only the "
+            "interpreter, its standard library and the allowed packages; empty environment; programs run "
+            f"as {who} with CPU, memory, output and process limits and a system-call filter")
 
 
 def _fallback(root: bool, mode: str) -> Isolation:
     global _warned
     root = root and _python_readable_by_all()
     description = ("NO SANDBOX: bubblewrap (bwrap) is " + ("disabled" if mode == "none" else "not available")
-                   + "; programs run with CPU, memory, output and process limits, a clean environment and a "
-                   "scratch directory, but CAN reach the network and read and write the user's files"
-                   + (" (they run as an unprivileged uid of their own)" if root else "")
+                   + "; programs run with CPU, memory, output and process limits, a system-call filter, a clean "
+                   "environment and a scratch directory, but CAN reach the network and read and write the user's "
+                   "files" + (" (they run as an unprivileged uid of their own)" if root else "")
                    + ". Install bubblewrap (apt-get install bubblewrap) for isolation.")
     if not _warned:
         log.warning("rltf judge: %s", description)
         _warned = True
+    return Isolation("none", description, root)
+
+
+def fallback_scratch(drop_to_uid: bool) -> str:
+    """A host directory for one worker's programs when there is no sandbox."""
     scratch = tempfile.mkdtemp(prefix="rltf-judge-")
-    if root:
+    if drop_to_uid:
         os.chmod(scratch, 0o711)
-    return Isolation("none", description, (), False, root, scratch)
+    return scratch

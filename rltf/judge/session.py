@@ -13,7 +13,7 @@ from typing import Any
 
 from . import plaindata
 from .plan import PlannedCall
-from .process import ProgramProcess, ProgramStopped
+from .process import ProgramProcess, ProgramStopped, broken_channel, reported_error
 
 
 class PlanDiverged(BaseException):
@@ -63,27 +63,50 @@ class RemoteObject:
 
 
 class Session:
-    def __init__(self, proc: ProgramProcess, plan: list[PlannedCall]):
+    """A live program and the names the tests use from it.
+
+    Every frame from the program is checked for its shape before anything in it is used;
+    anything else is the program's fault (``BrokenChannel``), as is a value the worker will
+    not compare (``UnsafeValue``).
+    """
+
+    def __init__(self, proc: ProgramProcess, plan: list[PlannedCall], program_lines: int):
         self.proc = proc
         self.names: dict[str, Any] = {}
         self.plan = plan
         self.planned_time = 0.0
+        self.lines = program_lines
+        self.guard = plaindata.HashGuard()
 
     def start(self) -> None:
-        reply = self.proc.wait_frame()
-        if "raised" in reply:
-            raise ProgramStopped("runtime_error", reply["raised"])
-        self.names = {k: self.decode(v) for k, v in reply["names"].items()}
+        reply = self._reply(self.proc.wait_frame(), "names")
+        if not isinstance(reply["names"], dict):
+            raise broken_channel("names that are not a mapping")
+        self.names = {str(k): self.decode(v) for k, v in reply["names"].items()}
         self.plan = list(takewhile(lambda call: call.target[0] in self.names, self.plan))
 
     def next_planned(self) -> dict[str, Any]:
         """The program's answer to the next predicted call, in the order it made them."""
         self.plan = self.plan[1:]
         reply = self.proc.wait_frame()
-        self.planned_time += reply.get("t", 0.0)
-        if "raised" in reply:
-            raise ProgramStopped("runtime_error", reply["raised"])
-        return reply
+        spent = reply.get("t", 0.0) if isinstance(reply, dict) else 0.0
+        if type(spent) not in (int, float) or not 0 <= spent < 1e6:
+            raise broken_channel("a call time that is not a number")
+        self.planned_time += spent
+        return self._reply(reply, "value")
+
+    def _reply(self, frame: Any, key: str) -> dict[str, Any]:
+        """``frame`` if it carries ``key``; a crash it reports is raised as the program's."""
+        if not isinstance(frame, dict):
+            raise broken_channel("a reply that is not a mapping")
+        if "raised" in frame:
+            raise ProgramStopped("runtime_error", self._error(frame["raised"]))
+        if key not in frame:
+            raise broken_channel(f"a reply without {key!r}")
+        return frame
+
+    def _error(self, info: Any) -> dict[str, Any]:
+        return reported_error(info, self.lines)
 
     def _planned(self, handle: int, args: tuple, kwargs: dict) -> bool:
         if not self.plan:
@@ -96,7 +119,12 @@ class Session:
         raise PlanDiverged()
 
     def decode(self, data: Any) -> Any:
-        return plaindata.from_json(data, lambda h: RemoteObject(self, h))
+        try:
+            return plaindata.from_json(data, lambda h: RemoteObject(self, h), self.guard)
+        except plaindata.UnsafeValue as exc:
+            raise ProgramStopped("runtime_error", {"type": "UnsafeValue", "message": str(exc), "line": None}) from None
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, MemoryError) as exc:
+            raise broken_channel(f"a value that is not plain data ({type(exc).__name__})") from None
 
     def encode(self, value: Any) -> Any:
         return plaindata.to_json(value, _handle_of)
@@ -104,11 +132,12 @@ class Session:
     def call(self, handle: int, args: tuple, kwargs: dict) -> Any:
         if self._planned(handle, args, kwargs):
             return self.decode(self.next_planned()["value"])
-        reply = self.proc.request({"op": "call", "handle": handle, "args": self.encode(list(args)),
-                                   "kwargs": self.encode(kwargs)})
-        if "raised" in reply:
-            raise ProgramStopped("runtime_error", reply["raised"])
-        for sent, back in zip(args, reply.get("args", ())):
+        reply = self._reply(self.proc.request({"op": "call", "handle": handle, "args": self.encode(list(args)),
+                                               "kwargs": self.encode(kwargs)}), "value")
+        returned = reply.get("args", ())
+        if not isinstance(returned, list):
+            raise broken_channel("changed arguments that are not a list")
+        for sent, back in zip(args, returned):
             if back is not None:
                 _copy_into(sent, self.decode(back))
         return self.decode(reply["value"])
@@ -118,9 +147,9 @@ class Session:
         if self.plan:
             raise PlanDiverged()
         reply = self.proc.request(message)
-        if "raised" in reply:
-            raise local_error(reply["raised"]["message"])
-        return self.decode(reply["value"])
+        if isinstance(reply, dict) and "raised" in reply:
+            raise local_error(self._error(reply["raised"])["message"])
+        return self.decode(self._reply(reply, "value")["value"])
 
 
 def _handle_of(value: Any) -> int:

@@ -1,40 +1,42 @@
-"""A long-lived judge worker: one fork per program, trusted comparison of what comes back.
+"""A long-lived judge worker: it holds the tests, runs the trusted test code and every
+comparison, and never runs a line of a program itself.
 
-The worker runs inside the sandbox (bubblewrap when available) and never executes
-program code itself: each program runs in a forked child (see ``program``), which
-receives only arguments and answers only with plain data. Test code from the dataset
-and every comparison run here, on that data.
+Each program runs in a process forked by a zygote (see ``zygote``) that never held a test,
+receives only its code, its predicted calls and the arguments of the calls the tests make,
+and answers only with plain data. The worker's work on a program's behalf is bounded by the
+program's own limits: test code and comparisons run under a watchdog at the program's
+deadline, and every value is decoded and compared in linear time. A failure of the worker's
+own code ends the worker (the judge replaces it), so it can never score the next programs.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import gc
+import marshal
 import os
-import shutil
 import signal
 import sys
 import time
 import traceback
-import warnings
-from contextlib import suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from . import channel, plaindata, program
-from .compare import call_output_matches, stdout_matches
-from .confine import Limits, become_subreaper, clean_environment, confine
-from .plan import PlannedCall, assert_plan, call_plan
-from .process import Capture, ProgramProcess, ProgramStopped, ended_early
+from . import channel, plaindata, program, scratch
+from .cgroups import read_oom_kills
+from .compare import call_output_matches, excerpt, stdout_matches
+from .confine import Limits
+from .plan import PlannedCall, assert_plan, call_plan, names_used
+from .process import TIMEOUT, Capture, ProgramProcess, ProgramStopped, broken_channel, reported_error
 from .session import PlanDiverged, Session
+from .zygote import Zygote
 
 EXCERPT = 2000
-_COMMON_MODULES = (
-    "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
-    "typing", "random", "statistics", "fractions", "decimal", "copy", "operator",
-    "datetime", "json", "array", "cmath", "numbers", "textwrap", "queue",
-)
+WATCHDOG_GRACE_S = 0.5
+# str() of a program's integer in test code; beyond this many digits CPython's conversion is
+# quadratic, and a test that needs it fails with ValueError (docs/judge.md).
+TEST_INT_DIGITS = 50_000
 
 
 @dataclass
@@ -71,23 +73,39 @@ class Verdicts:
 
 
 class Worker:
-    """Serves jobs from the host: one program at a time, each in a fresh forked process."""
+    """Serves jobs from the host: one program at a time, each in fresh forked processes."""
 
-    def __init__(self, uid: int | None, scratch: str, private_pids: bool):
-        self.uid, self.scratch, self.private_pids = uid, scratch, private_pids
+    def __init__(self, base: Zygote, config: dict[str, Any]):
+        self.base = base
+        self.scratch, self.shm = config["scratch"], config.get("shm")
+        self.cgroup = config.get("cgroup")
+        self.zygotes: dict[str, Zygote] = {}
         self.specs: dict[str, dict[str, Any]] = {}
         self.record = False
+        self.devnull = os.open(os.devnull, os.O_RDONLY)
+        self.oom_seen = self._oom_kills()
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         if job.get("spec") is not None:
             self.specs[job["key"]] = _prepare_spec(job["spec"])
         spec = self.specs[job["key"]]
-        limits = Limits(**job["limits"])
         self.record = bool(job.get("record"))
-        result = self._judge(job["program"], spec, limits)
+        result = self._judge(job["program"], spec, Limits(**job["limits"]))
         result["duration_s"] = round(time.monotonic() - started, 6)
         return result
+
+    def close(self) -> None:
+        """Every zygote kills what it still runs and exits; the base waits for them."""
+        for zygote in self.zygotes.values():
+            zygote.close()
+        self.base.close()
+        os.waitpid(self.base.pid, 0)
+
+    def _zygote(self, preamble: str) -> Zygote:
+        if preamble not in self.zygotes:
+            self.zygotes[preamble] = self.base.spawn(preamble)
+        return self.zygotes[preamble]
 
     def _judge(self, source: str, spec: dict[str, Any], limits: Limits) -> dict[str, Any]:
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
@@ -95,171 +113,136 @@ class Worker:
             code = _compile_program(source, spec["style"])
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
+        run = _Run(self._zygote(spec["preamble"]), code, len(source.splitlines()) + 1, spec, limits,
+                   self.devnull, self._memory_exceeded)
         if spec["style"] == "stdio":
-            verdicts, capture = self._attempt(self._run_stdio, code, spec, limits, total)
-            return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
-        try:
-            verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, spec["plan"])
-        except PlanDiverged:
-            verdicts, capture = self._attempt(self._run_session, code, spec, limits, total, [])
+            verdicts, capture = self._attempt(run.stdio, total)
+        else:
+            try:
+                verdicts, capture = self._attempt(run.session, total, spec["plan"])
+            except PlanDiverged:
+                verdicts, capture = self._attempt(run.session, total, [])
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
-    def _attempt(self, run: Callable[..., None], code, spec, limits: Limits, total: int,
-                 *plan: list[PlannedCall]) -> tuple["Verdicts", Capture]:
-        """One run of the program in a fresh scratch directory, cleaned up whatever happens."""
-        verdicts, capture = Verdicts(total, self.record), Capture(limits.max_output_bytes)
-        scratch = self._scratch()
+    def _attempt(self, run: Callable[..., None], total: int, *plan: list[PlannedCall]) -> tuple[Verdicts, Capture]:
+        """One run of the program; whatever happens, it leaves nothing behind for the next."""
+        verdicts, capture = Verdicts(total, self.record), Capture(0)
         try:
-            run(code, spec, limits, scratch, verdicts, capture, *plan)
+            capture = run(verdicts, *plan)
         finally:
-            self._clean_up(scratch)
+            self._clean_up()
         return verdicts, capture
 
-    def _scratch(self) -> str:
-        """One fixed path, emptied between programs, so the environment can name it once."""
-        if not os.path.isdir(self.scratch):
-            os.mkdir(self.scratch, 0o700)
-            if self.uid is not None:
-                os.chown(self.scratch, self.uid, self.uid)
-        os.chmod(self.scratch, 0o700)
-        return self.scratch
+    def _clean_up(self) -> None:
+        """Every process of the program is dead by now (reaped through its zygote)."""
+        for directory in filter(None, (self.scratch, self.shm)):
+            if not scratch.is_empty(directory):
+                scratch.empty(directory)
 
-    def _fork(self, limits: Limits, scratch: str, fds: dict[int, int], deadline: float,
-              capture: Capture, body: Callable[[], None], rpc: tuple[int | None, int | None]) -> ProgramProcess:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        gc.freeze()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                confine(limits, scratch, {**fds, 1: out_w, 2: err_w}, self.uid)
-                body()
-            except BaseException:
-                traceback.print_exc()
-                sys.stderr.flush()
-            finally:
-                os._exit(70)
-        os.close(out_w)
-        os.close(err_w)
-        return ProgramProcess(pid, rpc[0], rpc[1], out_r, err_r, deadline, capture)
+    def _oom_kills(self) -> int:
+        return read_oom_kills(self.cgroup["version"], self.cgroup["memory"]) if self.cgroup else 0
 
-    def _run_session(self, code, spec, limits, scratch, verdicts: Verdicts, capture: Capture,
-                     plan: list[PlannedCall]) -> None:
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        deadline = time.monotonic() + limits.timeout_s
-        proc = self._fork(limits, scratch, {0: devnull, 3: to_child_r, 4: from_child_w}, deadline, capture,
-                          lambda: program.serve(spec["preamble"], code, 3, 4, plan), (to_child_w, from_child_r))
-        for fd in (to_child_r, from_child_w, devnull):
-            os.close(fd)
+    def _memory_exceeded(self) -> bool:
+        """Whether the cgroup's OOM killer struck since last asked: only this worker's programs live there."""
+        kills = self._oom_kills()
+        exceeded, self.oom_seen = kills > self.oom_seen, kills
+        return exceeded
+
+
+class _Run:
+    """One program against one problem's tests."""
+
+    def __init__(self, zygote: Zygote, code, lines: int, spec: dict[str, Any], limits: Limits, devnull: int,
+                 memory_exceeded: Callable[[], bool]):
+        self.zygote, self.code, self.lines, self.spec, self.limits = zygote, code, lines, spec, limits
+        self.devnull, self.memory_exceeded = devnull, memory_exceeded
+
+    def _process(self, bootstrap: tuple, stdin_fd: int, deadline: float, capture: Capture, serve: bool):
+        return ProgramProcess(self.zygote, self.limits, marshal.dumps(bootstrap), stdin_fd, deadline, capture, serve,
+                              self.memory_exceeded)
+
+    def session(self, verdicts: Verdicts, plan: list[PlannedCall]) -> Capture:
+        capture = Capture(self.limits.max_output_bytes)
+        deadline = time.monotonic() + self.limits.timeout_s
+        bootstrap = ("serve", self.code, [(c.target, c.args) for c in plan], self.spec["wanted"])
+        proc = self._process(bootstrap, self.devnull, deadline, capture, serve=True)
         try:
-            session = Session(proc, plan)
+            session = Session(proc, plan, self.lines)
             try:
                 session.start()
+                with _watchdog(deadline + WATCHDOG_GRACE_S):
+                    if self.spec["style"] == "call":
+                        _call_tests(session, self.spec, verdicts)
+                    else:
+                        _assert_tests(session, self.spec, verdicts)
             except ProgramStopped as exc:
                 verdicts.stop(exc, None)
-                return
-            if spec["style"] == "call":
-                _call_tests(session, spec, verdicts)
-            else:
-                _assert_tests(session, spec, verdicts)
         finally:
             proc.close()
+        return capture
 
-    def _run_stdio(self, code, spec, limits, scratch, verdicts: Verdicts, capture: Capture) -> None:
-        deadline = time.monotonic() + limits.timeout_s
-        for stdin_text, expected in spec["cases"]:
+    def stdio(self, verdicts: Verdicts) -> Capture:
+        deadline = time.monotonic() + self.limits.timeout_s
+        capture = Capture(0)
+        for stdin_text, expected in self.spec["cases"]:
             started = time.monotonic()
-            test_capture = Capture(limits.max_output_bytes)
+            capture = Capture(self.limits.max_output_bytes)
             try:
-                stdout, error = self._run_main_once(spec["preamble"], code, stdin_text, limits, scratch, deadline,
-                                                    test_capture)
+                stdout, error = self._main_once(stdin_text, deadline, capture)
+                if error is not None:
+                    raise ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
+                with _watchdog(deadline + WATCHDOG_GRACE_S):
+                    matches = stdout_matches(stdout, expected)
             except ProgramStopped as exc:
-                _keep_excerpt(capture, test_capture)
                 verdicts.stop(exc, started)
-                return
-            _keep_excerpt(capture, test_capture)
-            if error is not None:
-                verdict = "timeout" if error["type"] == "CPUTimeLimit" else "runtime_error"
-                verdicts.stop(ProgramStopped(verdict, error), started)
-                return
-            if stdout_matches(stdout, expected):
+                return capture
+            if matches:
                 verdicts.add("pass", started, output=stdout)
             else:
                 verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}", output=stdout)
+        return capture
 
-    def _run_main_once(self, preamble, code, stdin_text: str, limits, scratch, deadline, capture):
+    def _main_once(self, stdin_text: str, deadline: float, capture: Capture) -> tuple[str, dict[str, Any] | None]:
         stdin_fd = os.memfd_create("stdin")
-        os.write(stdin_fd, stdin_text.encode())
-        os.lseek(stdin_fd, 0, os.SEEK_SET)
-        err_r, err_w = os.pipe()
-        proc = self._fork(limits, scratch, {0: stdin_fd, 3: err_w}, deadline, capture,
-                          lambda: program.run_main(preamble, code, 3), (None, err_r))
-        os.close(stdin_fd)
-        os.close(err_w)
+        try:
+            os.write(stdin_fd, stdin_text.encode())
+            os.lseek(stdin_fd, 0, os.SEEK_SET)
+            proc = self._process(("main", self.code, [], []), stdin_fd, deadline, capture, serve=False)
+        finally:
+            os.close(stdin_fd)
         try:
             status = proc.wait_exit()
-            ready, frame = proc.frames.pop()
+            try:
+                ready, frame = proc.frames.pop()
+            except channel.BrokenFrame as exc:
+                raise broken_channel(str(exc)) from None
+            stopped = proc.stopped() if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0 else None
         finally:
             proc.close()
         stdout = capture.text("stdout")
         if ready:
-            return stdout, frame
-        if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) != 0:
-            return stdout, ended_early(status) | {"message": _exit_message(status)}
-        return stdout, None
-
-    def _clean_up(self, scratch: str) -> None:
-        """Kill whatever the program left running, then remove its files."""
-        self._kill_strays()
-        if os.listdir(scratch):
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _kill_strays(self) -> None:
-        for _ in range(1000):
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                self._kill_descendants()
-                time.sleep(0.001)
-
-    def _kill_descendants(self) -> None:
-        if self.private_pids:
-            with suppress(OSError):
-                os.kill(-1, signal.SIGKILL)
-            return
-        for pid in _children_of(os.getpid()):
-            with suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            return stdout, reported_error(frame, self.lines)
+        if stopped is None:
+            return stdout, None
+        if stopped.error["type"] == "EarlyExit":
+            return stdout, stopped.error | {"message": f"exited with status {os.WEXITSTATUS(status)}"}
+        return stdout, stopped.error
 
 
-def _children_of(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
+@contextmanager
+def _watchdog(deadline: float) -> Iterator[None]:
+    """Test code and comparisons on a program's behalf end at its deadline, whatever they do."""
 
+    def expire(signum, frame):
+        raise ProgramStopped("timeout", TIMEOUT)
 
-def _exit_message(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return ended_early(status)["message"]
-    return f"exited with status {os.WEXITSTATUS(status)}"
-
-
-def _keep_excerpt(capture: Capture, test_capture: Capture) -> None:
-    """The result shows the output of the last test that ran."""
-    capture.data = test_capture.data
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(1e-3, deadline - time.monotonic()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
@@ -281,7 +264,7 @@ def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> N
         if call_output_matches(actual, expected):
             verdicts.add("pass", started, "", session.planned_time - before, output)
         else:
-            verdicts.add("failure", started, f"expected {expected!r:.200}, got {actual!r:.200}",
+            verdicts.add("failure", started, f"expected {excerpt(expected)}, got {excerpt(actual)}",
                          session.planned_time - before, output)
 
 
@@ -293,7 +276,15 @@ def _plain_or_none(value: Any) -> Any:
 
 
 def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
-    namespace = {"__name__": "__rltf_tests__", "__builtins__": builtins, **session.names}
+    """The tests see Python's builtins and, of the program, only the names they use."""
+    missing = [name for name in spec["wanted"] if name not in session.names]
+    if missing:
+        error = {"type": "NameError", "line": None,
+                 "message": f"the program defines no {missing[0]!r}, which the tests use"}
+        verdicts.stop(ProgramStopped("runtime_error", error), None)
+        return
+    namespace = {"__name__": "__rltf_tests__", "__builtins__": builtins,
+                 **{name: session.names[name] for name in spec["wanted"]}}
     try:
         exec(spec["setup"], namespace)
         setup_error = None
@@ -316,7 +307,8 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
             detail = f"AssertionError: {exc}" if str(exc) else "AssertionError"
             verdicts.add("failure", started, detail, session.planned_time - before)
         except Exception as exc:
-            verdicts.add("failure", started, f"test raised {type(exc).__name__}: {exc}", session.planned_time - before)
+            verdicts.add("failure", started, f"test raised {type(exc).__name__}: {excerpt(str(exc), 300)}",
+                         session.planned_time - before)
         else:
             verdicts.add("pass", started, extra_s=session.planned_time - before)
 
@@ -352,28 +344,21 @@ def _compile_as_function(source: str):
 def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Decode and compile a problem's tests once; every program of the problem reuses them.
 
-    The preamble is trusted dataset code: running it here once puts its imports in
-    ``sys.modules``, so each forked program finds them already loaded.
+    Tests that do not compile raise here: a failure of the worker, which is then replaced.
     """
     spec = dict(spec)
-    spec["preamble"] = compile(spec.get("preamble", ""), "<preamble>", "exec")
-    with suppress(Exception):
-        exec(spec["preamble"], {})
+    spec["preamble"] = spec.get("preamble", "")
     if spec["style"] == "call":
         spec["cases"] = [(plaindata.from_json(a), plaindata.from_json(e)) for a, e in spec["cases"]]
-    spec["plan"] = _plan(spec)
-    if spec["style"] == "assert":
-        spec["setup"] = compile(spec.get("setup_code", ""), "<test-setup>", "exec")
-        spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(spec["asserts"])]
+        spec["plan"] = call_plan(spec["fn_name"], spec.get("class_name"), spec["cases"])
+        spec["wanted"] = [spec.get("class_name") or spec["fn_name"]]
+    elif spec["style"] == "assert":
+        setup, asserts, entry_point = spec.get("setup_code", ""), spec["asserts"], spec.get("entry_point")
+        spec["plan"] = assert_plan(setup, asserts, entry_point)
+        spec["wanted"] = names_used(setup, asserts, entry_point)
+        spec["setup"] = compile(setup, "<test-setup>", "exec")
+        spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(asserts)]
     return spec
-
-
-def _plan(spec: dict[str, Any]) -> list[PlannedCall]:
-    if spec["style"] == "call":
-        return call_plan(spec["fn_name"], spec.get("class_name"), spec["cases"])
-    if spec["style"] == "assert":
-        return assert_plan(spec.get("setup_code", ""), spec["asserts"])
-    return []
 
 
 def _compile_error(exc: BaseException) -> dict[str, Any]:
@@ -395,36 +380,24 @@ def _result(outcome: str, verdicts: Verdicts, error: dict[str, Any] | None, capt
     }
 
 
-def main() -> None:
-    """Entry point inside the sandbox: read jobs on stdin, answer on stdout, forever."""
-    config = plaindata.loads(sys.argv[1].encode())
-    proto_in, proto_out = os.dup(0), os.dup(1)
-    os.dup2(2, 1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    become_subreaper()
-    warnings.simplefilter("ignore", SyntaxWarning)
-    for name in _COMMON_MODULES:
-        __import__(name)
-    os.makedirs(config["scratch_root"], exist_ok=True)
-    if config.get("uid") is not None:
-        os.chmod(config["scratch_root"], 0o711)
-    scratch = os.path.join(config["scratch_root"], "scratch")
-    os.environ.clear()
-    os.environ.update(clean_environment(scratch))
-    worker = Worker(config.get("uid"), scratch, config.get("private_pids", False))
-    channel.send(proto_out, {"ready": True, "pid": os.getpid()})
-    while True:
-        try:
-            job = channel.recv(proto_in)
-        except channel.ChannelClosed:
-            return
-        try:
-            reply = {"id": job["id"], "result": worker.run_job(job)}
-        except Exception:
-            reply = {"id": job["id"], "internal_error": traceback.format_exc()}
-        channel.send(proto_out, reply)
-
-
-if __name__ == "__main__":
-    main()
+def serve(base: Zygote, config: dict[str, Any], proto_in: int, proto_out: int) -> None:
+    """Read jobs from the host and answer each, until the host closes the pipe or the
+    worker's own code fails (then it says so and ends, and the host starts a new one)."""
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(TEST_INT_DIGITS)
+    worker = Worker(base, config)
+    try:
+        channel.send(proto_out, {"ready": True, "pid": os.getpid()})
+        while True:
+            try:
+                job = channel.recv(proto_in)
+            except channel.ChannelClosed:
+                return
+            try:
+                reply = {"id": job["id"], "result": worker.run_job(job)}
+            except (Exception, ProgramStopped, PlanDiverged):
+                channel.send(proto_out, {"id": job["id"], "internal_error": traceback.format_exc()})
+                return
+            channel.send(proto_out, reply)
+    finally:
+        worker.close()

@@ -1,0 +1,183 @@
+"""One memory cap for everything a program allocates, and one process count, per worker.
+
+A program's heap is capped by ``RLIMIT_AS``, but files in a tmpfs, memory files and
+shared memory are not address space. Where the machine lets rltf create cgroups (cgroup
+v2 with the memory controller delegated to the judge's own cgroup, or a writable cgroup
+v1 memory hierarchy, as for root in most containers), each worker gets a cgroup whose
+memory limit counts all of it, heap and files together, and whose ``pids.max`` bounds
+the processes of that worker alone. The zygote that forks a worker's programs joins the
+group before its first fork, so each program is born inside it. Where no cgroup can be
+made the judge falls back to the rlimits and size-limited tmpfs mounts, and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("rltf.judge")
+
+_LIMIT_FILE = {1: "memory.limit_in_bytes", 2: "memory.max"}
+_NO_SWAP_FILE = {1: "memory.memsw.limit_in_bytes", 2: "memory.swap.max"}
+_EVENTS_FILE = {1: "memory.oom_control", 2: "memory.events"}
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Where the judge may create groups for one controller: its own cgroup's directory."""
+
+    version: int
+    directory: Path
+
+
+@dataclass(frozen=True)
+class WorkerCgroup:
+    """A worker's groups: host paths, created and limited by the host."""
+
+    version: int
+    memory: Path
+    pids: Path | None
+
+    def oom_kills(self, memory_dir: str | Path | None = None) -> int:
+        """How many programs the kernel killed for memory so far (read from inside the sandbox too)."""
+        return read_oom_kills(self.version, Path(memory_dir or self.memory))
+
+
+def read_oom_kills(version: int, memory_dir: str | Path) -> int:
+    try:
+        text = (Path(memory_dir) / _EVENTS_FILE[version]).read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return 0
+
+
+class JudgeCgroups:
+    """The groups of one judge, under the judge process's own cgroup, removed on ``close``."""
+
+    def __init__(self, name: str, memory_mb: int, max_processes: int):
+        self.memory_bytes = memory_mb << 20
+        self.max_pids = max_processes + 1  # the zygote counts too
+        self.name = name
+        self._memory, self._pids = _usable_hierarchies()
+        self._made: list[Path] = []
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> int | None:
+        return self._memory.version if self._memory else None
+
+    def for_worker(self, index: int) -> WorkerCgroup | None:
+        """Called from each worker's thread; a replaced worker gets its slot's groups again."""
+        if self._memory is None:
+            return None
+        with self._lock:
+            return self._worker(index)
+
+    def _worker(self, index: int) -> WorkerCgroup:
+        memory = self._make(self._memory, index)
+        _write(memory / _LIMIT_FILE[self._memory.version], str(self.memory_bytes))
+        no_swap = memory / _NO_SWAP_FILE[self._memory.version]
+        if no_swap.exists():
+            _write(no_swap, "0" if self._memory.version == 2 else str(self.memory_bytes))
+        pids = self._make(self._pids, index) if self._pids else None
+        if pids is not None:
+            _write(pids / "pids.max", str(self.max_pids))
+        return WorkerCgroup(self._memory.version, memory, pids)
+
+    def _make(self, hierarchy: Hierarchy, index: int) -> Path:
+        judge_dir = hierarchy.directory / self.name
+        if not judge_dir.exists():
+            judge_dir.mkdir()
+            self._made.append(judge_dir)
+        worker_dir = judge_dir / f"worker-{index}"
+        if not worker_dir.exists():
+            worker_dir.mkdir()
+            self._made.append(worker_dir)
+        return worker_dir
+
+    def close(self) -> None:
+        """Groups are removed deepest first; a group still holding a process is left (and logged)."""
+        for directory in sorted(self._made, key=lambda path: len(path.parts), reverse=True):
+            try:
+                directory.rmdir()
+            except OSError as exc:
+                log.debug("rltf judge: could not remove cgroup %s: %s", directory, exc)
+        self._made = []
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _usable_hierarchies() -> tuple[Hierarchy | None, Hierarchy | None]:
+    """cgroup v2 if the memory controller can be given to children here, else v1 if writable."""
+    mounts = _mounts()
+    own = _own_cgroups()
+    unified = mounts.get("cgroup2")
+    if unified is not None and "" in own:
+        directory = unified / own[""].lstrip("/")
+        if _delegates(directory, "memory"):
+            return Hierarchy(2, directory), Hierarchy(2, directory) if _delegates(directory, "pids") else None
+    memory = _v1(mounts, own, "memory")
+    return memory, (_v1(mounts, own, "pids") if memory else None)
+
+
+def _v1(mounts: dict[str, Path], own: dict[str, str], controller: str) -> Hierarchy | None:
+    if controller not in mounts or controller not in own:
+        return None
+    directory = mounts[controller] / own[controller].lstrip("/")
+    return Hierarchy(1, directory) if os.access(directory, os.W_OK) else None
+
+
+def _delegates(directory: Path, controller: str) -> bool:
+    """Whether children of ``directory`` get ``controller``; enabling it is tried once."""
+    control = directory / "cgroup.subtree_control"
+    try:
+        if controller in control.read_text().split():
+            return True
+        _write(control, f"+{controller}")
+        return controller in control.read_text().split()
+    except OSError:
+        return False
+
+
+def _mounts() -> dict[str, Path]:
+    """Mount points: "cgroup2" for the unified hierarchy, else the v1 controller's name."""
+    found: dict[str, Path] = {}
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        before, _, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if len(fields) < 5 or len(tail) < 3 or fields[3] != "/":
+            continue
+        if tail[0] == "cgroup2":
+            found.setdefault("cgroup2", Path(fields[4]))
+        elif tail[0] == "cgroup":
+            for option in tail[2].split(","):
+                found.setdefault(option, Path(fields[4]))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup per v1 controller, and under "" its v2 cgroup."""
+    own: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return own
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            own[controller] = path
+    return own
