@@ -63,7 +63,7 @@ class JudgeCgroups:
 
     def __init__(self, name: str, memory_mb: int, max_processes: int):
         self.memory_bytes = memory_mb << 20
-        self.max_pids = max_processes + 1  # the zygote counts too
+        self.max_pids = max_processes + 2  # the zygote and its spare count too
         self.name = name
         self._memory, self._pids = _usable_hierarchies()
         self._made: list[Path] = []

@@ -4,7 +4,7 @@ These hold with or without bubblewrap: its own session (so the worker can kill t
 whole group), CPU/memory/file-size/process limits, a clean environment (set once in the
 worker, see ``clean_environment``), the scratch directory as working directory, when the
 worker is root a uid of its own (so it can neither signal the worker nor read files the
-user keeps private), and last the seccomp filter (see ``seccomp``).
+user keeps private).
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ import ctypes
 import math
 import os
 import resource
-from dataclasses import dataclass
-
-from .seccomp import Filter
+from typing import NamedTuple
 
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
+    """A NamedTuple, not a dataclass: dataclasses would map ``_opcode`` into every zygote."""
+
     timeout_s: float = 10.0
     memory_mb: int = 1024
     max_output_bytes: int = 4 << 20
@@ -64,32 +63,33 @@ def forbid_inspection() -> bool:
     return _prctl(_PR_SET_DUMPABLE, 0)
 
 
-def confine(limits: Limits, scratch: str, fds: dict[int, int], uid: int | None, seccomp: Filter | None,
-            first_to_die: bool) -> None:
+def confine_zygote(limits: Limits, scratch: str) -> None:
+    """The limits a program zygote sets on itself once, for every program it forks to inherit:
+    memory, file size and core dumps (the zygote needs nothing beyond them), and the working
+    directory. Each setting done here is one less in every program's start-up."""
+    _limit(resource.RLIMIT_AS, limits.memory_mb << 20)
+    _limit(resource.RLIMIT_FSIZE, limits.max_file_mb << 20)
+    _limit(resource.RLIMIT_CORE, 0)
+    os.chdir(scratch)
+
+
+def confine(limits: Limits, fds: dict[int, int], uid: int | None) -> None:
     """Called in the child right after fork; ``fds`` maps target fd -> current fd.
 
-    The zygote already runs with ``clean_environment`` and Python's usual signal set-up,
-    which the child inherits: touching as little as possible here keeps the fork cheap.
-    ``first_to_die``: under a memory cgroup, the kernel's OOM killer picks the program,
-    never its zygote.
+    The zygote already runs with ``clean_environment``, Python's usual signal set-up, the
+    seccomp filter and ``confine_zygote``'s limits, which the child inherits: touching as
+    little as possible here keeps the fork cheap (each page a new process writes to is
+    copied). CPU time is counted per process and the process count per uid, so those two
+    limits are set here, before the process takes its own uid.
     """
     os.setsid()
     _place_fds(fds)
     _limit(resource.RLIMIT_CPU, math.ceil(limits.timeout_s) + 1)
-    _limit(resource.RLIMIT_AS, limits.memory_mb << 20)
-    _limit(resource.RLIMIT_FSIZE, limits.max_file_mb << 20)
-    _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NPROC, limits.max_processes)
-    os.chdir(scratch)
-    if first_to_die:
-        with open("/proc/self/oom_score_adj", "w") as adj:
-            adj.write("1000")
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    if seccomp is not None:
-        seccomp.install()
 
 
 def _limit(which: int, value: int) -> None:

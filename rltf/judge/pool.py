@@ -184,7 +184,7 @@ class Judge:
                 copies.setdefault(same, []).append(i)
         batch = _Batch(len(submissions), progress, copies)
         specs: dict[str, dict[str, Any]] = {}
-        limits = asdict(self.config.limits())
+        limits = self.config.limits()._asdict()
         for (key, program, record), i in first.items():
             if key not in specs:
                 specs[key] = test_spec(submissions[i].problem)

@@ -173,13 +173,14 @@ class ProgramProcess:
         return ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
 
     def close(self) -> None:
-        """Kill the program and everything it started, and reap it."""
+        """Kill the program and everything it started; its zygote reaps it while the worker goes on
+        (``Zygote.settle`` waits for that)."""
         if self.status is None:
             with suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)
             with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
-            self.status = self.zygote.reap(self.pid)
+            self.zygote.reap_later(self.pid)
         for fd in (self.rpc_out, self.rpc_in, self.out_fd, self.err_fd, self.pidfd):
             if fd is not None:
                 with suppress(OSError):

@@ -79,7 +79,7 @@ class Worker:
         self.base = base
         self.scratch, self.shm = config["scratch"], config.get("shm")
         self.cgroup = config.get("cgroup")
-        self.zygotes: dict[str, Zygote] = {}
+        self.zygotes: dict[tuple[str, Limits], Zygote] = {}
         self.specs: dict[str, dict[str, Any]] = {}
         self.record = False
         self.devnull = os.open(os.devnull, os.O_RDONLY)
@@ -97,15 +97,18 @@ class Worker:
 
     def close(self) -> None:
         """Every zygote kills what it still runs and exits; the base waits for them."""
+        self._clean_up()
         for zygote in self.zygotes.values():
             zygote.close()
         self.base.close()
         os.waitpid(self.base.pid, 0)
 
-    def _zygote(self, preamble: str) -> Zygote:
-        if preamble not in self.zygotes:
-            self.zygotes[preamble] = self.base.spawn(preamble)
-        return self.zygotes[preamble]
+    def _zygote(self, preamble: str, limits: Limits) -> Zygote:
+        """One zygote per preamble and set of limits (a judge uses one set)."""
+        key = (preamble, limits)
+        if key not in self.zygotes:
+            self.zygotes[key] = self.base.spawn(preamble, limits)
+        return self.zygotes[key]
 
     def _judge(self, source: str, spec: dict[str, Any], limits: Limits) -> dict[str, Any]:
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
@@ -113,7 +116,7 @@ class Worker:
             code = _compile_program(source, spec["style"])
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
-        run = _Run(self._zygote(spec["preamble"]), code, len(source.splitlines()) + 1, spec, limits,
+        run = _Run(self._zygote(spec["preamble"], limits), code, len(source.splitlines()) + 1, spec, limits,
                    self.devnull, self._memory_exceeded)
         if spec["style"] == "stdio":
             verdicts, capture = self._attempt(run.stdio, total)
@@ -125,16 +128,18 @@ class Worker:
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
     def _attempt(self, run: Callable[..., None], total: int, *plan: list[PlannedCall]) -> tuple[Verdicts, Capture]:
-        """One run of the program; whatever happens, it leaves nothing behind for the next."""
-        verdicts, capture = Verdicts(total, self.record), Capture(0)
-        try:
-            capture = run(verdicts, *plan)
-        finally:
-            self._clean_up()
-        return verdicts, capture
+        """One run of the program, started from a clean state whatever the last one did."""
+        self._clean_up()
+        verdicts = Verdicts(total, self.record)
+        return verdicts, run(verdicts, *plan)
 
     def _clean_up(self) -> None:
-        """Every process of the program is dead by now (reaped through its zygote)."""
+        """Wait until every process of the last program is gone, then empty what it wrote.
+
+        Done before a program rather than after one, so that the last program's teardown
+        overlaps with answering the host and reading the next job."""
+        for zygote in self.zygotes.values():
+            zygote.settle()
         for directory in filter(None, (self.scratch, self.shm)):
             if not scratch.is_empty(directory):
                 scratch.empty(directory)

@@ -29,8 +29,8 @@ from contextlib import suppress
 from typing import Any
 
 from . import channel, program
-from .confine import Limits, become_subreaper, confine
-from .seccomp import Filter, for_this_machine
+from .confine import Limits, become_subreaper, confine, confine_zygote
+from .seccomp import for_this_machine
 
 # Imported once in the zygote, so programs do not pay for them: the modules programs use
 # most whose cost is Python code, not shared libraries (each mapped library adds to the
@@ -64,12 +64,13 @@ class Zygote:
 
     def __init__(self, sock: _socket.socket, pid: int):
         self.sock, self.pid = sock, pid
+        self.unsettled = 0  # reaps asked for whose answer has not been read
 
-    def spawn(self, preamble: str) -> "Zygote":
-        """A program zygote for ``preamble`` (asked of the base zygote)."""
+    def spawn(self, preamble: str, limits: Limits) -> "Zygote":
+        """A program zygote for ``preamble`` and ``limits`` (asked of the base zygote)."""
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
-            send(self.sock, ("zygote", preamble), (theirs.fileno(),))
+            send(self.sock, ("zygote", preamble, tuple(limits)), (theirs.fileno(),))
         finally:
             theirs.close()
         reply, _ = recv(self.sock)
@@ -78,8 +79,8 @@ class Zygote:
     def fork(self, limits: Limits, fds: tuple[int, int, int, int, int]) -> tuple[int, int]:
         """A program process with ``fds`` as its stdin, request pipe, reply pipe, stdout and
         stderr; returns its pid and a pidfd, which the worker polls for its end."""
-        send(self.sock, ("fork", (limits.timeout_s, limits.memory_mb, limits.max_output_bytes, limits.max_file_mb,
-                                  limits.max_processes)), fds)
+        self.settle()
+        send(self.sock, ("fork", tuple(limits)), fds)
         reply, received = recv(self.sock)
         if reply[0] != "forked":
             raise OSError(f"the zygote could not fork a program: {reply[1]}")
@@ -88,9 +89,22 @@ class Zygote:
     def reap(self, pid: int) -> int:
         """The exit status of a program that is dead (or killed); once it is reaped, nothing it
         started is left running."""
+        self.settle()
         send(self.sock, ("reap", pid))
         reply, _ = recv(self.sock)
         return reply[1]
+
+    def reap_later(self, pid: int) -> None:
+        """Reap a killed program whose status nobody needs, without waiting: the zygote tears
+        it down while the worker moves on. ``settle`` waits for it."""
+        send(self.sock, ("reap", pid))
+        self.unsettled += 1
+
+    def settle(self) -> None:
+        """Returns once every program this zygote was asked to reap is gone, strays included."""
+        while self.unsettled:
+            recv(self.sock)
+            self.unsettled -= 1
 
     def close(self) -> None:
         self.sock.close()
@@ -128,7 +142,7 @@ def _serve_base(sock: _socket.socket, config: dict[str, Any]) -> None:
         pid = os.fork()
         if pid == 0:
             sock.close()
-            _serve_programs(_socket.socket(fileno=fds[0]), config, message[1])
+            _ProgramZygote(_socket.socket(fileno=fds[0]), config, message[1], Limits(*message[2])).serve()
             os._exit(0)
         os.close(fds[0])
         children.add(pid)
@@ -139,26 +153,37 @@ def _serve_base(sock: _socket.socket, config: dict[str, Any]) -> None:
 
 
 class _ProgramZygote:
-    def __init__(self, sock: _socket.socket, config: dict[str, Any], preamble_source: str):
+    """Forks programs. Where the worker has a pids cgroup, it forks each program ahead of
+    time: a spare child waits, still as the zygote's uid, for the next request's pipes, so
+    the fork is off the path of the program that needs it, and the cgroup's task count says
+    at once whether a program left anything running (otherwise the spare, being a child too,
+    would hide that from ``waitpid``)."""
+
+    def __init__(self, sock: _socket.socket, config: dict[str, Any], preamble_source: str, limits: Limits):
         self.sock, self.config = sock, config
         self.preamble = compile(preamble_source, "<preamble>", "exec")
         with suppress(Exception):
             exec(self.preamble, {"__name__": "__rltf_preamble__"})
         become_subreaper()
-        cgroup = config.get("cgroup")
+        cgroup = config.get("cgroup") or {}
         if cgroup:
             join_cgroups(cgroup["memory"], cgroup.get("pids"))
-        self.seccomp: Filter | None = for_this_machine() if config.get("seccomp", True) else None
-        self.first_to_die = bool(cgroup)
+        self.task_count = os.path.join(cgroup["pids"], "pids.current") if cgroup.get("pids") else None
+        confine_zygote(limits, config["scratch"])
+        seccomp = for_this_machine() if config.get("seccomp", True) else None
+        if seccomp is not None:
+            seccomp.install()  # inherited by every program: the zygote never needs what it denies
         gc.collect()
         gc.freeze()
+        self.spare: tuple[int, _socket.socket] | None = None
+        self._make_spare()
 
     def serve(self) -> None:
         while True:
             try:
                 message, fds = recv(self.sock)
             except EOFError:
-                self.kill_children()
+                self.kill_children(spare_too=True)
                 return
             if message[0] == "fork":
                 self._fork(Limits(*message[1]), fds)
@@ -169,27 +194,74 @@ class _ProgramZygote:
 
     def _fork(self, limits: Limits, fds: list[int]) -> None:
         try:
-            pid = os.fork()
+            pid = self._use_spare(limits, fds) or self._fork_now(limits, fds)
         except OSError as exc:
-            for fd in fds:
-                os.close(fd)
             send(self.sock, ("failed", str(exc)))
             return
-        if pid == 0:
-            self._become_program(limits, fds)
-        for fd in fds:
-            os.close(fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
         pidfd = os.pidfd_open(pid)
         send(self.sock, ("forked", pid), (pidfd,))
         os.close(pidfd)
+        self._make_spare()
+
+    def _fork_now(self, limits: Limits, fds: list[int]) -> int:
+        pid = os.fork()
+        if pid == 0:
+            self._become_program(limits, fds)
+        return pid
+
+    def _make_spare(self) -> None:
+        if self.task_count is None:
+            return
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return
+        if pid == 0:
+            ours.close()
+            self._wait_as_spare(theirs)
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def _wait_as_spare(self, sock: _socket.socket) -> None:
+        """Never returns: waits for a request's pipes, then becomes that program."""
+        try:
+            self.sock.close()
+            message, fds = recv(sock)
+            sock.close()
+        except BaseException:
+            os._exit(0)
+        self._become_program(Limits(*message[1]), fds)
+
+    def _use_spare(self, limits: Limits, fds: list[int]) -> int | None:
+        """The spare's pid once it has the pipes, or None if there is no live spare."""
+        if self.spare is None:
+            return None
+        pid, sock = self.spare
+        self.spare = None
+        try:
+            send(sock, ("go", tuple(limits)), tuple(fds))
+            return pid
+        except OSError:
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return None
+        finally:
+            sock.close()
 
     def _become_program(self, limits: Limits, fds: list[int]) -> None:
         """Never returns. Everything before the program's first line is trusted set-up."""
         try:
             self.sock.close()
             stdin, requests, replies, out, err = fds
-            confine(limits, self.config["scratch"], {0: stdin, 1: out, 2: err, 3: requests, 4: replies},
-                    self.config.get("uid"), self.seccomp, self.first_to_die)
+            confine(limits, {0: stdin, 1: out, 2: err, 3: requests, 4: replies}, self.config.get("uid"))
             mode, code, plan, wanted = marshal.loads(channel.recv_bytes(3))
             if hasattr(sys, "set_int_max_str_digits"):
                 sys.set_int_max_str_digits(0)
@@ -205,30 +277,37 @@ class _ProgramZygote:
         finally:
             os._exit(70)
 
-    def kill_children(self) -> None:
+    def _nothing_left(self) -> bool:
+        """No child but the spare: one read of the task count, or else one ``waitpid``."""
+        if self.task_count is None:  # no spare then: waitpid sees only what programs left
+            while True:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return True
+                if pid == 0:
+                    return False
+        with open(self.task_count, "rb") as f:
+            return int(f.read()) <= 1 + (self.spare is not None)
+
+    def kill_children(self, spare_too: bool = False) -> None:
         """Kill and reap every process left in this zygote's care (orphans re-parent here)."""
-        killed: set[int] = set()
+        if not spare_too and self._nothing_left():
+            return
+        keep = {self.spare[0]} if self.spare and not spare_too else set()
         while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0]:
-                    continue
-            except ChildProcessError:
+            children = [(pid, group) for pid, group in _children_of(os.getpid()) if pid not in keep]
+            if not children:
                 return
-            for pid, group in _children_of(os.getpid()):
-                if pid not in killed:
-                    with suppress(OSError):
+            for pid, group in children:
+                with suppress(OSError):
+                    if group != os.getpgrp():
                         os.killpg(group, signal.SIGKILL)
-                    with suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                    killed.add(pid)
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
-
-
-def _serve_programs(sock: _socket.socket, config: dict[str, Any], preamble: str) -> None:
-    _ProgramZygote(sock, config, preamble).serve()
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid, _ in children:  # their own children re-parent here as they die: look again
+                with suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
 
 
 def join_cgroups(memory_dir: str, pids_dir: str | None) -> None:
