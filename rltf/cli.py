@@ -23,6 +23,7 @@ from rltf.datasets import DATASETS, load_dataset
 from rltf.errors import DataError, RltfError
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import OUTCOMES, Judge, JudgeConfig, JudgeResult, Submission
+from rltf.judge.view import DEFAULT_PACKAGES
 from rltf.passk import Summary, summarize
 from rltf.plugins import Plugins, ReferenceOracle, parse_names
 from rltf.problems import Problem
@@ -102,6 +103,15 @@ def parse_ks(text: str) -> list[int]:
     if not ks or min(ks) < 1:
         raise typer.BadParameter(f"expected positive integers such as 1,10,100, got {text!r}", param_hint="'--k'")
     return ks
+
+
+def parse_packages(text: str) -> tuple[str, ...]:
+    """``"numpy,sortedcontainers"``; each must be a top-level import name."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [name for name in names if not name.isidentifier()]
+    if bad:
+        raise RltfError(f"--packages: {bad[0]!r} is not an importable top-level package name (such as numpy)")
+    return names
 
 
 def _task_key(value: Any) -> str | None:
@@ -281,10 +291,10 @@ def print_feedback(console: Console, stats: Mapping[str, RewardStats], failures:
                   highlight=False)
 
 
-def judge_rows(rows: Sequence[CompletionRow], timeout_s: float, workers: int | None, err: Console,
+def judge_rows(rows: Sequence[CompletionRow], config: JudgeConfig, err: Console,
                feedback: Feedback | None = None) -> tuple[list[CompletionRow], list[JudgeResult]]:
     """The rows as judged (with any generated tests) and their results, in input order."""
-    with Judge(JudgeConfig(timeout_s=timeout_s, workers=workers)) as judge:
+    with Judge(config) as judge:
         err.print(f"judge isolation: {judge.isolation}", highlight=False, soft_wrap=True)
         if feedback is not None and feedback.generators:
             rows = add_extra_tests(rows, feedback, judge, err)
@@ -311,7 +321,11 @@ def eval_command(
     ),
     k: str = typer.Option("1,10,100", "--k", help="Comma-separated ks; a k above some task's sample count is skipped."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.001, help="Time limit in seconds for each program."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Programs judged at once; default: all cores."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                          help="Programs judged at once; default: two per core."),
+    packages: str = typer.Option(",".join(DEFAULT_PACKAGES), "--packages",
+                                 help="Packages programs may import besides the standard library, comma-separated "
+                                      "('' for none); with bubblewrap nothing else is visible to them."),
     feedback_names: Optional[str] = FEEDBACK,
     feedback_strict: bool = FEEDBACK_STRICT,
     feedback_options: Optional[Path] = FEEDBACK_OPTIONS,
@@ -322,7 +336,8 @@ def eval_command(
     problems = load_dataset(dataset.value, path=None if data_path is None else str(data_path))
     rows = read_completions(completions, {problem.task_id: problem for problem in problems})
     err = Console(stderr=True)
-    rows, results = judge_rows(rows, timeout, workers, err, feedback)
+    config = JudgeConfig(timeout_s=timeout, workers=workers, packages=parse_packages(packages))
+    rows, results = judge_rows(rows, config, err, feedback)
     rewards = score_rows(rows, results, feedback, err) if feedback is not None else None
     if out is not None:
         write_results(out, rows, results, rewards)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from rltf.errors import DataError, RltfError
+from rltf.judge.view import DEFAULT_PACKAGES
 
 try:
     import tomllib
@@ -139,6 +140,7 @@ class JudgeSettings:
     workers: int = 0
     memory_mb: int = 1024
     isolation: Literal["auto", "bwrap", "none"] = "auto"
+    packages: list[str] = field(default_factory=lambda: list(DEFAULT_PACKAGES))
 
 
 @dataclass
@@ -179,7 +181,7 @@ POSITIVE = {
     "actor.problems_per_step", "actor.samples_per_problem", "actor.max_new_tokens", "actor.sync_every",
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
-    "embedded.layers", "embedded.width", "embedded.heads", "embedded.context", "judge.timeout_s",
+    "embedded.layers", "embedded.width", "embedded.heads", "embedded.context", "judge.timeout_s", "judge.memory_mb",
     "learner.lr", "sft.lr", "actor.temperature",
 }
 
@@ -275,6 +277,10 @@ def check(config: TrainConfig, source: str) -> None:
             raise DataError(source, "must not be negative", field=dotted)
     if not 0 < config.actor.top_p <= 1:
         raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
+    for name in config.judge.packages:
+        if not name.isidentifier():
+            raise DataError(source, f"{name!r} is not an importable top-level package name (such as numpy)",
+                            field="judge.packages")
     if config.embedded.width % config.embedded.heads:
         raise DataError(source, "embedded.width must be a multiple of embedded.heads", field="embedded.width")
     if config.learner.baseline == "greedy" and not config.actor.greedy_baseline:

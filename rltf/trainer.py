@@ -138,7 +138,8 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
         run.summary = state["summary"]
         console.print(f"resuming from {latest}", highlight=False)
     judge_config = JudgeConfig(timeout_s=config.judge.timeout_s, memory_mb=config.judge.memory_mb,
-                               workers=config.judge.workers or None, isolation=config.judge.isolation)
+                               workers=config.judge.workers or None, isolation=config.judge.isolation,
+                               packages=tuple(config.judge.packages))
     metrics = MetricsLog(run_dir / "metrics.jsonl", run_dir / "tensorboard" if config.run.tensorboard else None)
     try:
         with Judge(judge_config) as judge:

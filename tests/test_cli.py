@@ -173,3 +173,46 @@ def test_progress_bar_draws_only_on_a_terminal_and_when_not_quiet():
     assert "3/3" in drawn(console_options={"force_terminal": True})
     assert drawn(console_options={"force_terminal": True}, quiet=True) == ""
     assert drawn() == ""
+
+
+NUMPY_COMPLETION = {"task_id": "HumanEval/53", "completion": "    import numpy\n    return int(numpy.add(x, y))\n"}
+
+
+def test_eval_packages_option_sets_what_programs_may_import(tmp_path):
+    from rltf.judge.sandbox import detect
+
+    completions = write_jsonl(tmp_path / "samples.jsonl", [NUMPY_COMPLETION])
+    default = runner.invoke(app, eval_args(completions, "--out", str(tmp_path / "a.jsonl"), "--k", "1"))
+    none = runner.invoke(app, eval_args(completions, "--out", str(tmp_path / "b.jsonl"), "--k", "1", "--packages", ""))
+    assert default.exit_code == 0 and none.exit_code == 0, default.output + none.output
+    outcome = lambda name: json.loads((tmp_path / name).read_text())["outcome"]  # noqa: E731
+    assert outcome("a.jsonl") == "pass"
+    if detect().kind == "bwrap":
+        assert outcome("b.jsonl") == "runtime_error"  # ModuleNotFoundError: numpy is not in the view
+    bad = runner.invoke(app, eval_args(completions, "--packages", "numpy,no-such"))
+    assert bad.exit_code == 2 and "'no-such' is not an importable top-level package name" in bad.stderr
+
+
+def test_eval_leaves_no_judge_process_behind(tmp_path):
+    """When ``rltf eval`` returns, every process its judge started is gone, stray programs included."""
+    straying = {"task_id": "HumanEval/53",
+                "completion": "    import subprocess\n    subprocess.Popen(['sleep', '300'])\n    return x + y\n"}
+    completions = write_jsonl(tmp_path / "samples.jsonl", [straying, GOOD])
+
+    def judge_processes() -> set[int]:
+        found = set()
+        for entry in Path("/proc").iterdir():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if entry.name.isdigit() and (b"rltf.judge.start" in cmdline or b"sleep\x00300" in cmdline):
+                found.add(int(entry.name))
+        return found
+
+    before = judge_processes()
+    script = Path(sys.executable).with_name("rltf")
+    done = subprocess.run([str(script), *eval_args(completions, "--k", "1", "--timeout", "5")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert judge_processes() - before == set()

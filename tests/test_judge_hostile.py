@@ -643,7 +643,7 @@ print("written MiB", written)
         healthy = j.run([Submission(ADD_STDIO, ADD_MAIN)])[0]
     written = [int(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("written MiB")]
     assert written == [] or written[0] <= 256, result.stdout
-    assert healthy.outcome == "pass"
+    assert (healthy.outcome, healthy.notes) == ("pass", ())  # the worker (and its zygote) survived
 
 
 def test_heap_and_files_share_one_cap():
@@ -657,7 +657,9 @@ print("both")
 """ + ADD_MAIN
     with _small_memory_judge() as j:
         result = j.run([Submission(ADD_STDIO, program)])[0]
+        healthy = j.run([Submission(ADD_STDIO, ADD_MAIN)])[0]
         kind = j.memory_limit
+    assert (healthy.outcome, healthy.notes) == ("pass", ())
     if kind.startswith("cgroup"):
         assert "both" not in result.stdout
         assert result.outcome == "runtime_error"

@@ -1,13 +1,19 @@
 """One memory cap for everything a program allocates, and one process count, per worker.
 
-A program's heap is capped by ``RLIMIT_AS``, but files in a tmpfs, memory files and
-shared memory are not address space. Where the machine lets rltf create cgroups (cgroup
-v2 with the memory controller delegated to the judge's own cgroup, or a writable cgroup
-v1 memory hierarchy, as for root in most containers), each worker gets a cgroup whose
-memory limit counts all of it, heap and files together, and whose ``pids.max`` bounds
-the processes of that worker alone. The zygote that forks a worker's programs joins the
-group before its first fork, so each program is born inside it. Where no cgroup can be
-made the judge falls back to the rlimits and size-limited tmpfs mounts, and says so.
+A program's heap is capped by ``RLIMIT_AS``, but files in a tmpfs and shared memory are not
+address space. Where the machine lets rltf create cgroups (cgroup v2 with the memory
+controller delegated to the judge's own cgroup, or a writable cgroup v1 memory hierarchy,
+as for root in most containers), each worker gets a group ``worker-N`` with two leaves:
+
+* ``programs``, whose memory limit is the program's ``memory_mb`` and counts all of it,
+  heap and files together; each program process joins it before it runs;
+* ``zygote``, for the zygote that forks the programs; ``worker-N``'s own limit is
+  ``memory_mb`` plus ``ZYGOTE_HEADROOM_MB``, so that files a program left behind (which
+  stay charged until the worker removes them) never make the kernel's OOM killer pick
+  the zygote.
+
+``pids.max`` on the worker bounds the processes of that worker alone. Where no cgroup can
+be made the judge falls back to the rlimits and size-limited tmpfs mounts, and says so.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ log = logging.getLogger("rltf.judge")
 _LIMIT_FILE = {1: "memory.limit_in_bytes", 2: "memory.max"}
 _NO_SWAP_FILE = {1: "memory.memsw.limit_in_bytes", 2: "memory.swap.max"}
 _EVENTS_FILE = {1: "memory.oom_control", 2: "memory.events"}
+ZYGOTE_HEADROOM_MB = 64
+ZYGOTE, PROGRAMS = "zygote", "programs"
 
 
 @dataclass(frozen=True)
@@ -35,18 +43,16 @@ class Hierarchy:
 
 @dataclass(frozen=True)
 class WorkerCgroup:
-    """A worker's groups: host paths, created and limited by the host."""
+    """A worker's groups: host paths, created and limited by the host. ``memory`` holds the
+    ``zygote`` and ``programs`` leaves; ``pids`` is where the zygote counts its tasks."""
 
     version: int
     memory: Path
     pids: Path | None
 
-    def oom_kills(self, memory_dir: str | Path | None = None) -> int:
-        """How many programs the kernel killed for memory so far (read from inside the sandbox too)."""
-        return read_oom_kills(self.version, Path(memory_dir or self.memory))
-
 
 def read_oom_kills(version: int, memory_dir: str | Path) -> int:
+    """How many processes the kernel killed for memory in that group so far."""
     try:
         text = (Path(memory_dir) / _EVENTS_FILE[version]).read_text()
     except OSError:
@@ -81,26 +87,32 @@ class JudgeCgroups:
             return self._worker(index)
 
     def _worker(self, index: int) -> WorkerCgroup:
-        memory = self._make(self._memory, index)
-        _write(memory / _LIMIT_FILE[self._memory.version], str(self.memory_bytes))
-        no_swap = memory / _NO_SWAP_FILE[self._memory.version]
-        if no_swap.exists():
-            _write(no_swap, "0" if self._memory.version == 2 else str(self.memory_bytes))
-        pids = self._make(self._pids, index) if self._pids else None
+        version = self._memory.version
+        memory = self._make(self._memory.directory / self.name, f"worker-{index}")
+        self._limit_memory(memory, self.memory_bytes + (ZYGOTE_HEADROOM_MB << 20))
+        self._make(memory, ZYGOTE)
+        self._limit_memory(self._make(memory, PROGRAMS), self.memory_bytes)
+        pids = self._make(self._pids.directory / self.name, f"worker-{index}") if self._pids else None
         if pids is not None:
             _write(pids / "pids.max", str(self.max_pids))
-        return WorkerCgroup(self._memory.version, memory, pids)
+        return WorkerCgroup(version, memory, pids)
 
-    def _make(self, hierarchy: Hierarchy, index: int) -> Path:
-        judge_dir = hierarchy.directory / self.name
-        if not judge_dir.exists():
-            judge_dir.mkdir()
-            self._made.append(judge_dir)
-        worker_dir = judge_dir / f"worker-{index}"
-        if not worker_dir.exists():
-            worker_dir.mkdir()
-            self._made.append(worker_dir)
-        return worker_dir
+    def _limit_memory(self, directory: Path, limit: int) -> None:
+        version = self._memory.version
+        _write(directory / _LIMIT_FILE[version], str(limit))
+        no_swap = directory / _NO_SWAP_FILE[version]
+        if no_swap.exists():
+            _write(no_swap, "0" if version == 2 else str(limit))
+
+    def _make(self, parent: Path, name: str) -> Path:
+        """Make ``parent/name`` (and ``parent`` itself, for the judge's own directory)."""
+        for directory in (parent, parent / name):
+            if not directory.exists():
+                directory.mkdir()
+                self._made.append(directory)
+            if self._memory.version == 2 and directory == parent:
+                _write(directory / "cgroup.subtree_control", "+memory" + (" +pids" if self._pids else ""))
+        return parent / name
 
     def close(self) -> None:
         """Groups are removed deepest first; a group still holding a process is left (and logged)."""

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import rltf
 
 from . import view
-from .cgroups import WorkerCgroup
+from .cgroups import PROGRAMS, ZYGOTE, WorkerCgroup
 
 log = logging.getLogger("rltf.judge")
 _ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
@@ -85,14 +85,14 @@ class Isolation:
         return args + ["--"]
 
     def cgroup_dirs(self, cgroup: WorkerCgroup | None) -> dict[str, Any] | None:
-        """The worker's groups as the worker sees them."""
+        """The worker's groups as the worker sees them (see ``cgroups``)."""
         if cgroup is None:
             return None
-        if self.kind != "bwrap":
-            return {"version": cgroup.version, "memory": str(cgroup.memory),
-                    "pids": str(cgroup.pids) if cgroup.pids else None}
-        return {"version": cgroup.version, "memory": f"{view.CGROUPS}/memory",
-                "pids": f"{view.CGROUPS}/pids" if cgroup.pids else None}
+        bwrap = self.kind == "bwrap"
+        memory = f"{view.CGROUPS}/memory" if bwrap else str(cgroup.memory)
+        pids = (f"{view.CGROUPS}/pids" if bwrap else str(cgroup.pids)) if cgroup.pids else None
+        return {"version": cgroup.version, "zygote": f"{memory}/{ZYGOTE}", "programs": f"{memory}/{PROGRAMS}",
+                "pids": pids}
 
 
 def _bootstrap(paths: Sequence[str]) -> str:

@@ -145,7 +145,7 @@ class Worker:
                 scratch.empty(directory)
 
     def _oom_kills(self) -> int:
-        return read_oom_kills(self.cgroup["version"], self.cgroup["memory"]) if self.cgroup else 0
+        return read_oom_kills(self.cgroup["version"], self.cgroup["programs"]) if self.cgroup else 0
 
     def _memory_exceeded(self) -> bool:
         """Whether the cgroup's OOM killer struck since last asked: only this worker's programs live there."""

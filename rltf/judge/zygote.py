@@ -167,7 +167,8 @@ class _ProgramZygote:
         become_subreaper()
         cgroup = config.get("cgroup") or {}
         if cgroup:
-            join_cgroups(cgroup["memory"], cgroup.get("pids"))
+            join_cgroups(cgroup["zygote"], cgroup.get("pids"))
+        self.programs_cgroup = cgroup.get("programs")
         self.task_count = os.path.join(cgroup["pids"], "pids.current") if cgroup.get("pids") else None
         confine_zygote(limits, config["scratch"])
         seccomp = for_this_machine() if config.get("seccomp", True) else None
@@ -209,6 +210,8 @@ class _ProgramZygote:
     def _fork_now(self, limits: Limits, fds: list[int]) -> int:
         pid = os.fork()
         if pid == 0:
+            if self.programs_cgroup:
+                join_cgroups(self.programs_cgroup, None)
             self._become_program(limits, fds)
         return pid
 
@@ -229,9 +232,12 @@ class _ProgramZygote:
         self.spare = (pid, ours)
 
     def _wait_as_spare(self, sock: _socket.socket) -> None:
-        """Never returns: waits for a request's pipes, then becomes that program."""
+        """Never returns: moves to the programs' memory group, waits for a request's pipes, then
+        becomes that program."""
         try:
             self.sock.close()
+            if self.programs_cgroup:
+                join_cgroups(self.programs_cgroup, None)
             message, fds = recv(sock)
             sock.close()
         except BaseException:
@@ -311,7 +317,7 @@ class _ProgramZygote:
 
 
 def join_cgroups(memory_dir: str, pids_dir: str | None) -> None:
-    """Move this process into its worker's groups: every program it forks is born there."""
+    """Move this process into the given groups; the processes it forks are born there."""
     for directory in filter(None, (memory_dir, pids_dir)):
         with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
             procs.write("0")
