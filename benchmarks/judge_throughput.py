@@ -57,6 +57,7 @@ import rltf
 from rltf.datasets import load_dataset
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
 from rltf.judge.pool import default_workers
+from rltf.judge import view
 from rltf.judge.sandbox import detect
 from rltf.problems import AssertTests, Problem
 
@@ -400,6 +401,8 @@ def bench_set(name: str, description: str, programs: list[Program], rows: dict[s
             seconds.append(elapsed)
             judge_runs.append(results)
             log(f"{name}: rltf judge warm: {elapsed:.2f} s")
+        if name == TARGET_SET:
+            out["cpu"] = cpu_by_process(judge, subs)
     out["judge_start_up"] = {k: round(v, 4) for k, v in start_up.items()}
     out["judge"] = timing(seconds, len(programs))
 
@@ -417,30 +420,47 @@ def bench_set(name: str, description: str, programs: list[Program], rows: dict[s
 
 
 BARE_FORK_LOOP = """
-import json, os, sys, time
-sys.path.insert(0, {root!r})
-from rltf.judge import worker
-for name in worker._COMMON_MODULES:
+import gc, json, os, sys, time
+sys.path[0:1] = {paths!r}
+from rltf.judge import zygote
+for name in zygote.PRELOAD:
     __import__(name)
-started = time.perf_counter()
-for _ in range({n}):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-elapsed = time.perf_counter() - started
-rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
-print(json.dumps({{"seconds": elapsed, "rss_kb": rss_kb}}))
+gc.collect()
+gc.freeze()
+heap = [bytearray(4096) for _ in range({pages} * 2)]  # pages the child writes to, as a program's start-up does
+
+
+def loop(touch):
+    started = time.perf_counter()
+    for _ in range({n}):
+        pid = os.fork()
+        if pid == 0:
+            for block in heap[:touch]:
+                block[0] = 1
+            os._exit(0)
+        os.waitpid(pid, 0)
+    return (time.perf_counter() - started) / {n}
+
+
+bare, touching = loop(0), loop({pages})
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({{"fork_s": bare, "fault_s": (touching - bare) / {pages},
+                  "anon_kb": int(status["RssAnon"].split()[0]), "mappings": len(open("/proc/self/maps").readlines())}}))
 """
+TOUCHED_PAGES = 400  # about what a program process writes to before its first test (measured)
 
 
-def bare_fork_seconds(n: int) -> dict[str, Any]:
-    """A bare fork, exit and wait loop, n times, in a process like a judge worker: the same
-    interpreter flags, the same sandbox and the same modules imported."""
-    prefix = detect().prefix
-    code = BARE_FORK_LOOP.format(root=str(REPO), n=n)
-    done = subprocess.run([*prefix, sys.executable, "-I", "-c", code], capture_output=True, text=True,
-                          check=True, env={})
+def bare_fork(n: int) -> dict[str, Any]:
+    """A bare fork, exit and wait loop, n times, in a process like a program zygote (the same
+    sandbox, interpreter and modules), and the cost of each page a child first writes to."""
+    isolation = detect()
+    if isolation.kind == "bwrap":
+        command = [*isolation._bwrap_args(None, 256, None), isolation.view.interpreter, "-s", "-c"]
+        paths = [view.JUDGE_LIB]
+    else:
+        command, paths = [sys.executable, "-s", "-c"], [str(REPO)]
+    code = BARE_FORK_LOOP.format(paths=paths, n=n, pages=TOUCHED_PAGES)
+    done = subprocess.run([*command, code], capture_output=True, text=True, check=True, env={})
     return json.loads(done.stdout)
 
 
@@ -453,17 +473,55 @@ def overhead(n: int, repetitions: int) -> dict[str, Any]:
     assert all(r.outcome == "pass" for _, results in runs for r in results)
     judge_s = statistics.median(seconds for seconds, _ in runs)
     in_worker_s = statistics.median(statistics.mean(r.duration_s for r in results) for _, results in runs)
-    forks = [bare_fork_seconds(n) for _ in range(repetitions)]
-    fork_s = statistics.median(f["seconds"] for f in forks)
-    judge_ms, fork_ms = 1000 * judge_s / n, 1000 * fork_s / n
+    forks = [bare_fork(n) for _ in range(repetitions)]
+    fork_s = statistics.median(f["fork_s"] for f in forks)
+    judge_ms, fork_ms = 1000 * judge_s / n, 1000 * fork_s
     log(f"overhead: judge {judge_ms:.3f} ms/program, bare fork {fork_ms:.3f} ms")
     return {"programs": n, "judge_workers": 1,
             "judge_ms_per_program": round(judge_ms, 3),
             "judge_in_worker_ms_per_program": round(1000 * in_worker_s, 3),
             "bare_fork_ms": round(fork_ms, 3),
+            "page_fault_us": round(1e6 * statistics.median(f["fault_s"] for f in forks), 2),
             "overhead_ms_per_program": round(judge_ms - fork_ms, 3),
             "judge_over_bare_fork": round(judge_ms / fork_ms, 1),
-            "bare_fork_process_rss_mb": round(statistics.median(f["rss_kb"] for f in forks) / 1024, 1)}
+            "bare_fork_process_anon_mb": round(statistics.median(f["anon_kb"] for f in forks) / 1024, 1),
+            "bare_fork_process_mappings": statistics.median(f["mappings"] for f in forks)}
+
+
+def _judge_processes(marker: str) -> dict[str, list[int]]:
+    """CPU clock ticks of the judge's processes by role: a worker is the Python process of its
+    sandbox, zygotes are its descendants; a program's time reaches its zygote once reaped."""
+    stats, roles = {}, {"worker": [0, 0], "zygotes": [0, 0], "programs": [0, 0]}
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if marker.encode() in cmdline and b"rltf.judge.start" in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
+            stats[int(entry)] = (int(fields[1]), *map(int, fields[11:15]))
+    for pid, (ppid, utime, stime, cutime, cstime) in stats.items():
+        if ppid not in stats:
+            roles["worker"] = [roles["worker"][0] + utime, roles["worker"][1] + stime]
+        elif stats[ppid][0] in stats:  # a program zygote: its children are programs
+            roles["zygotes"] = [roles["zygotes"][0] + utime, roles["zygotes"][1] + stime]
+            roles["programs"] = [roles["programs"][0] + cutime, roles["programs"][1] + cstime]
+    return roles
+
+
+def cpu_by_process(judge: Judge, subs: Sequence[Submission]) -> dict[str, Any]:
+    """Where the CPU time of one warm run goes, in ms per program, user and system apart."""
+    tick = os.sysconf("SC_CLK_TCK")
+    before, host_before = _judge_processes(judge.id), os.times()
+    elapsed, _ = run_judge(judge, subs)
+    after, host_after = _judge_processes(judge.id), os.times()
+    per_program = lambda ticks: round(1000 * ticks / tick / len(subs), 3)  # noqa: E731
+    out = {role: {"user_ms": per_program(after[role][0] - before[role][0]),
+                  "system_ms": per_program(after[role][1] - before[role][1])} for role in after}
+    out["host"] = {"user_ms": round(1000 * (host_after.user - host_before.user) / len(subs), 3),
+                   "system_ms": round(1000 * (host_after.system - host_before.system) / len(subs), 3)}
+    out["wall_s"] = round(elapsed, 4)
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -537,13 +595,30 @@ def markdown(results: dict[str, Any]) -> str:
     o = results["overhead"]
     lines += ["", f"## Per-program overhead ({o['programs']} one-assert programs, 1 judge worker)", "",
               "| Judge, wall per program | of which inside the worker | bare fork + exit + wait | "
-              "judge overhead beyond the fork | judge / fork |",
-              "|---|---|---|---|---|",
+              "judge overhead beyond the fork | judge / fork | cost of each page a child first writes to |",
+              "|---|---|---|---|---|---|",
               f"| {o['judge_ms_per_program']} ms | {o['judge_in_worker_ms_per_program']} ms | {o['bare_fork_ms']} ms | "
-              f"{o['overhead_ms_per_program']} ms | {o['judge_over_bare_fork']}x |",
+              f"{o['overhead_ms_per_program']} ms | {o['judge_over_bare_fork']}x | {o['page_fault_us']} µs |",
               "",
-              f"The bare fork loop runs in the judge's sandbox, in a Python process with the worker's modules "
-              f"imported ({o['bare_fork_process_rss_mb']} MB resident).", ""]
+              f"The bare fork loop runs in the judge's sandbox, in a Python process set up like a program zygote "
+              f"({o['bare_fork_process_anon_mb']} MB of anonymous memory, {o['bare_fork_process_mappings']} mappings); "
+              f"the page cost is measured there too, over {TOUCHED_PAGES} pages.", ""]
+    cpu = results["sets"].get(TARGET_SET, {}).get("cpu")
+    if cpu:
+        target = results["sets"][TARGET_SET]
+        floor_ms = 1000 * target["floor"]["median_s"] * target["floor"]["processes"] / target["programs"]
+        rows = [(role, cpu[role]) for role in ("host", "worker", "zygotes", "programs")]
+        total = sum(c["user_ms"] + c["system_ms"] for _, c in rows)
+        lines += [f"## Where the time goes (set {TARGET_SET}, one more warm run, CPU per program)", "",
+                  "| process | user ms | system ms |", "|---|---|---|"]
+        lines += [f"| {role} | {c['user_ms']} | {c['system_ms']} |" for role, c in rows]
+        lines += [f"| all | {round(sum(c['user_ms'] for _, c in rows), 3)} | "
+                  f"{round(sum(c['system_ms'] for _, c in rows), 3)} |", "",
+                  f"In all {total:.2f} ms of CPU per program, against {floor_ms:.2f} ms for the floor "
+                  f"({target['floor']['median_s']} s x {target['floor']['processes']} processes / "
+                  f"{target['programs']} programs); that run's wall time was {cpu['wall_s']} s. 'programs' is the "
+                  "program processes (their own code, the judge's code in them, and the kernel's work of starting and "
+                  "ending them), counted when their zygote reaps them.", ""]
     lines += ["## Verdicts", "",
               "Every run of both harnesses is compared, program by program (pass / fail / timeout).", ""]
     for name, row in results["sets"].items():

