@@ -891,3 +891,13 @@ def test_closing_the_judge_leaves_no_process_behind():
     assert _marker_processes(j.id)
     j.close()
     assert _marker_processes(j.id) == []
+
+
+def test_a_worker_stuck_past_the_hosts_bound_is_replaced_and_the_program_timed_out():
+    """Work the watchdog cannot interrupt (one long C call in test code) is cut by the host's
+    bound, 2 * timeout_s + 5 s: the worker is killed and replaced, the program scored timeout."""
+    stuck = Problem("stuck", "", AssertTests(("assert sum(range(10 ** 13)) == add(1, 2)",)))
+    with Judge(JudgeConfig(timeout_s=1.0, workers=1)) as j:
+        results = j.run([Submission(stuck, ADD), Submission(ADD_ASSERT, ADD)])
+    assert (results[0].outcome, results[0].error.type, results[0].notes) == ("timeout", "Timeout", ("worker replaced",))
+    assert (results[1].outcome, results[1].notes) == ("pass", ())

@@ -14,7 +14,6 @@ import os
 import select
 import shutil
 import subprocess
-import threading
 import uuid
 from typing import Any
 
@@ -114,22 +113,10 @@ class WorkerProcess:
         """The worker's reply; ``WorkerTimedOut`` when it takes longer than ``bound_s``."""
         job = {**job, "spec": None if job["key"] in self.known else spec}
         channel.send(self.proc.stdin.fileno(), job)
-        fired = threading.Event()
-
-        def expire():
-            fired.set()
+        if not select.select([self.proc.stdout], [], [], bound_s)[0]:  # a worker writes a reply at once
             self.proc.kill()
-
-        timer = threading.Timer(bound_s, expire)
-        timer.start()
-        try:
-            reply = channel.recv(self.proc.stdout.fileno())
-        except (channel.ChannelClosed, OSError, ValueError):
-            if fired.is_set():
-                raise WorkerTimedOut() from None
-            raise
-        finally:
-            timer.cancel()
+            raise WorkerTimedOut()
+        reply = channel.recv(self.proc.stdout.fileno())
         self.known.add(job["key"])
         return reply
 
