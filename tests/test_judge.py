@@ -160,6 +160,8 @@ def test_no_sandbox_mode_still_limits(monkeypatch):
     (1.0, 1, True),
     ("5", 5, False),
     (None, [], False),
+    (3, [3, 4, 5], False),  # stricter than APPS: only a one-item list stands for its item
+    ({"1": "a"}, {"1": "a"}, True),  # string keys that spell integers match as given, too
 ])
 def test_call_comparison_rules(actual, expected, ok):
     assert call_output_matches(actual, expected) is ok
@@ -175,6 +177,9 @@ def test_call_comparison_rules(actual, expected, ok):
     ("1 2", "1 2 3", False),
     ("1e3", "1000", True),
     ("abc 1.0", "abc 1", True),
+    ("1000000000", "1000000007", False),  # stricter than APPS: integers are equal or not
+    ("+007 -0", "7 0", True),
+    ("1000000000.0", "1000000007", True),  # a decimal point asks for the tolerance
 ])
 def test_stdout_comparison_rules(actual, expected, ok):
     assert stdout_matches(actual, expected) is ok

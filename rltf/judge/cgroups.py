@@ -12,12 +12,16 @@ as for root in most containers), each worker gets a group ``worker-N`` with two 
   stay charged until the worker removes them) never make the kernel's OOM killer pick
   the zygote.
 
-``pids.max`` on the worker bounds the processes of that worker alone. Where no cgroup can
-be made the judge falls back to the rlimits and size-limited tmpfs mounts, and says so.
+``pids.max`` on the worker bounds the processes of that worker alone, and a CPU group per
+worker gives each worker an equal share of the machine and at most one core: a program that
+starts 30 busy processes, each in a session of its own, then slows the programs of other
+workers no more than a program using one core does. Where no cgroup can be made the judge
+falls back to the rlimits and size-limited tmpfs mounts, and says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -31,6 +35,7 @@ _NO_SWAP_FILE = {1: "memory.memsw.limit_in_bytes", 2: "memory.swap.max"}
 _EVENTS_FILE = {1: "memory.oom_control", 2: "memory.events"}
 ZYGOTE_HEADROOM_MB = 64
 ZYGOTE, PROGRAMS = "zygote", "programs"
+_CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,13 @@ class Hierarchy:
 @dataclass(frozen=True)
 class WorkerCgroup:
     """A worker's groups: host paths, created and limited by the host. ``memory`` holds the
-    ``zygote`` and ``programs`` leaves; ``pids`` is where the zygote counts its tasks."""
+    ``zygote`` and ``programs`` leaves; ``pids`` is where the zygote counts its tasks; ``cpu``
+    holds the zygote and so every program."""
 
     version: int
     memory: Path
     pids: Path | None
+    cpu: Path | None
 
 
 def read_oom_kills(version: int, memory_dir: str | Path) -> int:
@@ -71,9 +78,11 @@ class JudgeCgroups:
         self.memory_bytes = memory_mb << 20
         self.max_pids = max_processes + 2  # the zygote and its spare count too
         self.name = name
-        self._memory, self._pids = _usable_hierarchies()
+        self._memory, self._pids, self._cpu = _usable_hierarchies()
         self._made: list[Path] = []
         self._lock = threading.Lock()
+        for hierarchy in filter(None, (self._memory, self._pids, self._cpu)):
+            _remove_stale(hierarchy.directory)
 
     @property
     def version(self) -> int | None:
@@ -95,7 +104,13 @@ class JudgeCgroups:
         pids = self._make(self._pids.directory / self.name, f"worker-{index}") if self._pids else None
         if pids is not None:
             _write(pids / "pids.max", str(self.max_pids))
-        return WorkerCgroup(version, memory, pids)
+        cpu = self._make(self._cpu.directory / self.name, f"worker-{index}") if self._cpu else None
+        if cpu is not None and version == 2:
+            _write(cpu / "cpu.max", f"{_CPU_PERIOD_US} {_CPU_PERIOD_US}")
+        elif cpu is not None:
+            _write(cpu / "cpu.cfs_period_us", str(_CPU_PERIOD_US))
+            _write(cpu / "cpu.cfs_quota_us", str(_CPU_PERIOD_US))
+        return WorkerCgroup(version, memory, pids, cpu)
 
     def _limit_memory(self, directory: Path, limit: int) -> None:
         version = self._memory.version
@@ -111,7 +126,8 @@ class JudgeCgroups:
                 directory.mkdir()
                 self._made.append(directory)
             if self._memory.version == 2 and directory == parent:
-                _write(directory / "cgroup.subtree_control", "+memory" + (" +pids" if self._pids else ""))
+                controllers = ["+memory"] + ["+pids"] * bool(self._pids) + ["+cpu"] * bool(self._cpu)
+                _write(directory / "cgroup.subtree_control", " ".join(controllers))
         return parent / name
 
     def close(self) -> None:
@@ -124,22 +140,41 @@ class JudgeCgroups:
         self._made = []
 
 
+def _remove_stale(directory: Path) -> None:
+    """Groups a judge left when its process was killed (``rltf-judge-<pid>-<id>``, pid dead)."""
+    for group in directory.glob("rltf-judge-*-*"):
+        try:
+            os.kill(int(group.name.split("-")[2]), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        for leaf in sorted(group.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [group]:
+            with contextlib.suppress(OSError):
+                leaf.rmdir()
+
+
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
 
 
-def _usable_hierarchies() -> tuple[Hierarchy | None, Hierarchy | None]:
-    """cgroup v2 if the memory controller can be given to children here, else v1 if writable."""
+def _usable_hierarchies() -> tuple[Hierarchy | None, Hierarchy | None, Hierarchy | None]:
+    """Memory, pids and cpu: cgroup v2 if the memory controller can be given to children
+    here, else v1 where writable. Without a memory group none is used."""
     mounts = _mounts()
     own = _own_cgroups()
     unified = mounts.get("cgroup2")
     if unified is not None and "" in own:
         directory = unified / own[""].lstrip("/")
         if _delegates(directory, "memory"):
-            return Hierarchy(2, directory), Hierarchy(2, directory) if _delegates(directory, "pids") else None
+            found = [Hierarchy(2, directory) if _delegates(directory, name) else None for name in ("pids", "cpu")]
+            return Hierarchy(2, directory), found[0], found[1]
     memory = _v1(mounts, own, "memory")
-    return memory, (_v1(mounts, own, "pids") if memory else None)
+    if memory is None:
+        return None, None, None
+    return memory, _v1(mounts, own, "pids"), _v1(mounts, own, "cpu")
 
 
 def _v1(mounts: dict[str, Path], own: dict[str, str], controller: str) -> Hierarchy | None:

@@ -4,16 +4,19 @@ Both sides are plain builtin data here (see ``plaindata``), so ``==`` is Python'
 
 Call-based (APPS rules): tuples in the returned value count as lists (JSON, where the
 expected values come from, has no tuples); the value passes if it equals the expected
-value, or if the expected value is a non-empty list and the value equals its first item
-(APPS wraps many expected returns in a list). String dictionary keys that spell integers
-are read as integers on the expected side, as APPS does. No float tolerance, as in APPS.
+value, or if the expected value is a one-item list and the value equals that item (APPS
+wraps expected returns in a list). String dictionary keys that spell integers also match
+integer keys, as APPS reads them. No float tolerance, as in APPS. Stricter than APPS, a
+list of several expected items never accepts its first item alone (APPS would take 3 for
+[3, 4, 5]).
 
 Standard input (lenient, as the APPS harness): the output passes if it equals the
 expected text exactly, or else if both split on whitespace into the same number of
-tokens and each pair of tokens is equal as text or, when both are decimal numbers,
-within ``|a - e| <= 1e-8 + 1e-5 * |e|`` (NumPy's ``allclose`` defaults, which APPS
-uses). Line breaks therefore count as whitespace, and trailing whitespace and blank
-lines are ignored; case is not.
+tokens and each pair of tokens is equal as text, or as integers, or, when either has a
+decimal point or an exponent, as numbers within ``|a - e| <= 1e-8 + 1e-5 * |e|``
+(NumPy's ``allclose`` defaults, which APPS uses). Line breaks therefore count as
+whitespace, and trailing whitespace and blank lines are ignored; case is not. Stricter
+than APPS, integers must be equal (APPS would take 1000000000 for 1000000007).
 
 Every comparison is linear in the size of what the program returned or printed, which the
 output cap bounds: the number pattern has no ambiguity to backtrack over, and ``excerpt``
@@ -27,16 +30,17 @@ import reprlib
 from typing import Any
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
 REL_TOL = 1e-5
 ABS_TOL = 1e-8
 
 
 def call_output_matches(actual: Any, expected: Any) -> bool:
     actual = _lists_for_tuples(actual)
-    expected = _int_keys(expected)
-    if actual == expected:
-        return True
-    return isinstance(expected, list) and len(expected) > 0 and actual == expected[0]
+    for wanted in (expected, _int_keys(expected)):
+        if actual == wanted or (isinstance(wanted, list) and len(wanted) == 1 and actual == wanted[0]):
+            return True
+    return False
 
 
 def _lists_for_tuples(value: Any) -> Any:
@@ -75,8 +79,16 @@ def _tokens_match(got: str, want: str) -> bool:
         return True
     if not (_NUMBER.fullmatch(got) and _NUMBER.fullmatch(want)):
         return False
+    if _INTEGER.fullmatch(got) and _INTEGER.fullmatch(want):
+        return _canonical_integer(got) == _canonical_integer(want)
     g, w = float(got), float(want)
     return abs(g - w) <= ABS_TOL + REL_TOL * abs(w)
+
+
+def _canonical_integer(token: str) -> str:
+    """``+007`` -> ``7``, ``-0`` -> ``0``: in linear time, unlike ``int()`` on long digit runs."""
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return ("-" if token.startswith("-") and digits != "0" else "") + digits
 
 
 class _Excerpt(reprlib.Repr):

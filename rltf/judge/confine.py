@@ -27,6 +27,7 @@ class Limits(NamedTuple):
     max_output_bytes: int = 4 << 20
     max_file_mb: int = 64
     max_processes: int = 32
+    max_program_bytes: int = 128 << 10
 
 
 def clean_environment(home: str) -> dict[str, str]:

@@ -39,9 +39,9 @@ class Resources:
         self.isolation = isolation
         self.id = uuid.uuid4().hex[:12]
         self.uids = UidRange(workers) if isolation.drop_to_uid else None
-        self.cgroups = JudgeCgroups(f"rltf-judge-{self.id}", memory_mb, max_processes)
+        self.cgroups = JudgeCgroups(f"rltf-judge-{os.getpid()}-{self.id}", memory_mb, max_processes)
         self.memory_mb = memory_mb
-        self._scratch: dict[int, str] = {}
+        self._scratch: list[str] = []
 
     @property
     def memory_limit(self) -> str:
@@ -59,12 +59,12 @@ class Resources:
     def worker_config(self, index: int) -> tuple[dict[str, Any], WorkerCgroup | None]:
         cgroup = self.cgroups.for_worker(index)
         bwrap = self.isolation.kind == "bwrap"
-        if not bwrap and index not in self._scratch:
-            self._scratch[index] = os.path.join(fallback_scratch(self.isolation.drop_to_uid), "scratch")
+        if not bwrap:  # a fresh one for each worker: one that was replaced may have left it full
+            self._scratch.append(os.path.join(fallback_scratch(self.isolation.drop_to_uid), "scratch"))
         config = {
             "id": self.id,
             "uid": self.uids.uids[index] if self.uids else None,
-            "scratch": SANDBOX_SCRATCH if bwrap else self._scratch[index],
+            "scratch": SANDBOX_SCRATCH if bwrap else self._scratch[-1],
             "shm": SANDBOX_SHM if bwrap else None,
             "cgroup": self.isolation.cgroup_dirs(cgroup),
             "seccomp": True,
@@ -75,12 +75,12 @@ class Resources:
         self.cgroups.close()
         if self.uids:
             self.uids.close()
-        for directory in self._scratch.values():
+        for directory in self._scratch:
             parent = os.path.dirname(directory)
             if os.path.isdir(directory):
                 scratch.empty(directory)
             shutil.rmtree(parent, ignore_errors=True)
-        self._scratch = {}
+        self._scratch = []
 
 
 class WorkerProcess:

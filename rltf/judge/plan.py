@@ -36,10 +36,25 @@ def call_plan(fn_name: str, class_name: str | None, cases: list) -> list[Planned
     return [PlannedCall(target, plaindata.to_json(list(args))) for args, _ in cases]
 
 
+def without_messages(source: str) -> tuple[str, list[str]]:
+    """A test with its assert messages taken out, and their source text.
+
+    Python evaluates a message only when its assertion fails, so a message that calls the
+    program (HumanEval/95: ``assert candidate(x) == False, "..." + str(candidate(x))``) tells
+    the program which of its answers were wrong: knowledge it could hand to a later program.
+    Messages are shown as text, never run."""
+    tree = ast.parse(source)
+    messages = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            messages.append(ast.get_source_segment(source, node.msg) or ast.unparse(node.msg))
+            node.msg = None
+    return (ast.unparse(tree) if messages else source), messages
+
+
 def names_used(setup_code: str, asserts: list[str], entry_point: str | None) -> list[str]:
-    """The program's names the tests use: the names they read but never bind and that are
-    not builtins, and the entry point even when it is named like a builtin (MBPP's ``sum``).
-    Tests see Python's own builtins; only these names come from the program."""
+    """The names the tests read but never bind and that are not builtins, and the entry point
+    even when it is named like a builtin (MBPP's ``sum``). Tests see Python's own builtins."""
     trees = [ast.parse(setup_code), *(ast.parse(src) for src in asserts)]
     local = _bound_names(trees) | (set(dir(builtins)) - {entry_point})
     return sorted({name for tree in trees for name in _free_names(tree, local)})

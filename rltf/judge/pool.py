@@ -46,12 +46,14 @@ class JudgeConfig:
     max_output_bytes: int = 4 << 20
     max_file_mb: int = 64
     max_processes: int = 32
+    max_program_bytes: int = 128 << 10
     workers: int | None = None
     isolation: str = "auto"
     packages: tuple[str, ...] = DEFAULT_PACKAGES
 
     def limits(self) -> Limits:
-        return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes)
+        return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes,
+                      self.max_program_bytes)
 
 
 def default_workers() -> int:
@@ -79,7 +81,7 @@ def test_spec(problem: Problem) -> dict[str, Any]:
     if isinstance(tests, StdioTests):
         return spec | {"style": "stdio", "cases": [[c.stdin, c.expected_stdout] for c in tests.cases]}
     return spec | {"style": "assert", "setup_code": tests.setup_code, "asserts": list(tests.asserts),
-                   "entry_point": problem.entry_point}
+                   "entry_point": problem.entry_point, "prefix": problem.program_prefix}
 
 
 class _Batch:
@@ -232,6 +234,9 @@ class Judge:
             worker.close()
             return _replaced("runtime_error", total, "WorkerKilled", "the program killed or broke its judge worker"), None
         if "internal_error" not in reply:
+            if reply.get("retire"):  # it grew too big; it answered first, so no program pays for it
+                worker.close()
+                return JudgeResult.from_dict(reply["result"]), None
             return JudgeResult.from_dict(reply["result"]), worker
         worker.close()
         if not retried:
@@ -250,5 +255,5 @@ def _replaced(outcome: str, total: int, kind: str, message: str) -> JudgeResult:
 
 def _problem_key(problem: Problem) -> str:
     digest = hashlib.blake2b(repr((problem.source, problem.task_id, problem.tests, problem.program_preamble,
-                                   problem.entry_point)).encode(), digest_size=12)
+                                   problem.entry_point, problem.program_prefix)).encode(), digest_size=12)
     return digest.hexdigest()

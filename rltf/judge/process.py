@@ -96,6 +96,7 @@ class ProgramProcess:
         finally:
             for fd in (requests_r, replies_w, out_w, err_w):
                 os.close(fd)
+        self.open = [self.out_fd, self.err_fd, self.rpc_in]  # watched until the program closes its end
         with suppress(OSError):  # a program that is gone is reported by wait_frame() / wait_exit()
             channel.send_bytes(self.rpc_out, bootstrap)
         if not serve:
@@ -128,11 +129,11 @@ class ProgramProcess:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise ProgramStopped("timeout", TIMEOUT)
-        fds = [self.out_fd, self.err_fd, self.rpc_in, self.pidfd]
-        readable, _, _ = select.select(fds, [], [], left)
+        readable, _, _ = select.select([*self.open, self.pidfd], [], [], left)
         if self.pidfd in readable:
-            self.status = self.zygote.reap(self.pid)  # also kills what it left running
-            for fd in fds[:3]:
+            self.zygote.reap(self.pid)  # also kills what it left running
+            self.status = self.zygote.reaped.pop(self.pid)
+            for fd in list(self.open):
                 self._drain(fd, until_empty=True)
             if expect_frame and not self.frames.has_frame():
                 raise self.stopped()
@@ -148,6 +149,7 @@ class ProgramProcess:
             except BlockingIOError:
                 return
             if not chunk:
+                self.open.remove(fd)
                 return
             if fd == self.rpc_in:
                 try:
@@ -175,6 +177,8 @@ class ProgramProcess:
     def close(self) -> None:
         """Kill the program and everything it started; its zygote reaps it while the worker goes on
         (``Zygote.settle`` waits for that)."""
+        if self.status is None:
+            self.status = self.zygote.reaped.pop(self.pid, None)  # reaped, then cut off by the watchdog
         if self.status is None:
             with suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)

@@ -63,7 +63,8 @@ class Isolation:
     def _bwrap_args(self, cgroup: WorkerCgroup | None, memory_mb: int, info_fd: int | None) -> list[str]:
         args = [self.bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                 "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if self.drop_to_uid:
+        if self.drop_to_uid:  # as root bubblewrap keeps every capability unless told otherwise
+            args += ["--cap-drop", "ALL"]
             for cap in _ROOT_CAPS:
                 args += ["--cap-add", cap]
         else:
@@ -71,8 +72,9 @@ class Isolation:
         args += self.view.args
         if cgroup is not None:
             args += ["--bind", str(cgroup.memory), f"{view.CGROUPS}/memory"]
-            if cgroup.pids is not None:
-                args += ["--bind", str(cgroup.pids), f"{view.CGROUPS}/pids"]
+            for name in ("pids", "cpu"):
+                if getattr(cgroup, name) is not None:
+                    args += ["--bind", str(getattr(cgroup, name)), f"{view.CGROUPS}/{name}"]
         args += ["--dev", "/dev", "--proc", "/proc"]
         size = ["--size", str(memory_mb << 20)] if self.sized_tmpfs else []
         args += ["--perms", "0700", *size, "--tmpfs", SANDBOX_SCRATCH,
@@ -89,10 +91,10 @@ class Isolation:
         if cgroup is None:
             return None
         bwrap = self.kind == "bwrap"
-        memory = f"{view.CGROUPS}/memory" if bwrap else str(cgroup.memory)
-        pids = (f"{view.CGROUPS}/pids" if bwrap else str(cgroup.pids)) if cgroup.pids else None
-        return {"version": cgroup.version, "zygote": f"{memory}/{ZYGOTE}", "programs": f"{memory}/{PROGRAMS}",
-                "pids": pids}
+        seen = {name: (f"{view.CGROUPS}/{name}" if bwrap else str(getattr(cgroup, name)))
+                if getattr(cgroup, name) is not None else None for name in ("memory", "pids", "cpu")}
+        return {"version": cgroup.version, "zygote": f"{seen['memory']}/{ZYGOTE}",
+                "programs": f"{seen['memory']}/{PROGRAMS}", "pids": seen["pids"], "cpu": seen["cpu"]}
 
 
 def _bootstrap(paths: Sequence[str]) -> str:

