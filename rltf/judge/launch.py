@@ -22,6 +22,7 @@ from rltf.errors import RltfError
 from . import channel, scratch
 from .cgroups import JudgeCgroups, WorkerCgroup
 from .sandbox import SANDBOX_SCRATCH, SANDBOX_SHM, WORKER_ENV, Isolation, fallback_scratch
+from .seccomp import filter_code
 from .uids import UidRange
 
 log = logging.getLogger("rltf.judge")
@@ -54,7 +55,10 @@ class Resources:
         else:
             memory = ("memory: no cgroup can be made here, so the heap is capped by RLIMIT_AS"
                       + (" and files by size-limited /tmp and /dev/shm" if self.isolation.kind == "bwrap" else ""))
-        return f"{self.isolation.description}; {memory}"
+        machine = os.uname().machine
+        calls = ("a system-call filter denies namespaces, mounts, tracing, keyrings, BPF and SysV IPC"
+                 if filter_code(machine) is not None else f"NO system-call filter ({machine} has none in rltf)")
+        return f"{self.isolation.description}; {calls}; {memory}"
 
     def worker_config(self, index: int) -> tuple[dict[str, Any], WorkerCgroup | None]:
         cgroup = self.cgroups.for_worker(index)
@@ -67,7 +71,6 @@ class Resources:
             "scratch": SANDBOX_SCRATCH if bwrap else self._scratch[-1],
             "shm": SANDBOX_SHM if bwrap else None,
             "cgroup": self.isolation.cgroup_dirs(cgroup),
-            "seccomp": True,
         }
         return config, cgroup
 

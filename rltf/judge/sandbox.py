@@ -153,14 +153,14 @@ def _describe_bwrap(root: bool) -> str:
     who = "a uid of their own" if root else "the user's uid in a user namespace"
     return ("bubblewrap sandbox: private PID/network/IPC namespaces; the filesystem shows only the "
             "interpreter, its standard library and the allowed packages; empty environment; programs run "
-            f"as {who} with CPU, memory, output and process limits and a system-call filter")
+            f"as {who} with CPU, memory, output and process limits")
 
 
 def _fallback(root: bool, mode: str) -> Isolation:
     global _warned
     root = root and _python_readable_by_all()
     description = ("NO SANDBOX: bubblewrap (bwrap) is " + ("disabled" if mode == "none" else "not available")
-                   + "; programs run with CPU, memory, output and process limits, a system-call filter, a clean "
+                   + "; programs run with CPU, memory, output and process limits, a clean "
                    "environment and a scratch directory, but CAN reach the network and read and write the user's "
                    "files" + (" (they run as an unprivileged uid of their own)" if root else "")
                    + ". Install bubblewrap (apt-get install bubblewrap) for isolation.")

@@ -4,11 +4,12 @@ process image that ever held a test, an expected value or another program.
 A worker forks its base zygote at start-up, before it reads its first job. For each
 program preamble (the APPS header of imports, or none) the base zygote forks a program
 zygote, which runs the preamble once so every program finds its imports loaded, joins the
-worker's cgroup, prepares the seccomp filter and then forks programs on request. The
-worker talks to zygotes over a ``SOCK_SEQPACKET`` socket pair: it passes the program's
+worker's cgroups, installs the seccomp filter, sets the limits it can hold for its children
+and then forks programs on request (ahead of time, where a pids cgroup counts its tasks).
+The worker talks to zygotes over a ``SOCK_SEQPACKET`` socket pair: it passes the program's
 pipes as file descriptors, gets back the program's pid and a pidfd, and asks the zygote to
-reap the program once it is dead. The program's code, its predicted calls and its test
-arguments go from the worker straight down the program's own pipe, never through a
+reap the program once it is dead or killed. The program's code, its predicted calls and its
+test arguments go from the worker straight down the program's own pipe, never through a
 zygote. A program zygote is a child subreaper: whatever a program leaves running is
 re-parented to it and killed when the program is reaped.
 
@@ -104,14 +105,13 @@ class Zygote:
         return reply[1], received[0]
 
     @_unalarmed
-    def reap(self, pid: int) -> int:
-        """The exit status of a program that is dead (or killed); once it is reaped, nothing it
-        started is left running."""
+    def reap(self, pid: int) -> None:
+        """Reap a program that is dead; its exit status goes to ``reaped`` (where it survives a
+        watchdog that fires as this returns). Once reaped, nothing it started is left running."""
         self.settle()
         send(self.sock, ("reap", pid))
         reply, _ = recv(self.sock)
         self.reaped[pid] = reply[1]
-        return reply[1]
 
     @_unalarmed
     def reap_later(self, pid: int) -> None:
@@ -192,7 +192,7 @@ class _ProgramZygote:
         self.programs_cgroup = cgroup.get("programs")
         self.task_count = os.path.join(cgroup["pids"], "pids.current") if cgroup.get("pids") else None
         confine_zygote(limits, config["scratch"])
-        seccomp = for_this_machine() if config.get("seccomp", True) else None
+        seccomp = for_this_machine()
         if seccomp is not None:
             seccomp.install()  # inherited by every program: the zygote never needs what it denies
         gc.collect()
