@@ -916,6 +916,10 @@ attempt("ptrace", lambda: libc.ptrace(0, 0, None, None))
 attempt("keyctl", lambda: libc.syscall(250 if os.uname().machine == "x86_64" else 219, 0, 0, 0, 0))
 attempt("bpf", lambda: libc.syscall(321 if os.uname().machine == "x86_64" else 280, 0, 0, 0))
 attempt("memfd", lambda: libc.memfd_create(b"x", 0))
+attempt("inotify", lambda: libc.inotify_init1(0))
+attempt("sync", lambda: libc.syscall(162 if os.uname().machine == "x86_64" else 81))
+attempt("vsock", lambda: libc.socket(40, 1, 0))
+attempt("unix-socket", lambda: libc.socket(1, 1, 0))
 attempt("clone-newuser", lambda: libc.syscall(56 if os.uname().machine == "x86_64" else 220, 0x10000000 | 17, 0, 0, 0, 0))
 import subprocess, threading
 print("subprocess", subprocess.run(["true"]).returncode)
@@ -924,8 +928,10 @@ t.start()
 t.join()
 print("thread ok")
 """ + ADD_MAIN)
-    for name in ["unshare-user", "unshare-ns", "mount", "ptrace", "keyctl", "bpf", "memfd", "clone-newuser"]:
+    for name in ["unshare-user", "unshare-ns", "mount", "ptrace", "keyctl", "bpf", "memfd", "clone-newuser",
+                 "inotify", "sync", "vsock"]:
         assert f"{name} denied" in result.stdout, result.stdout
+    assert "unix-socket allowed" in result.stdout
     assert "subprocess 0" in result.stdout and "thread ok" in result.stdout
 
 
@@ -1094,6 +1100,8 @@ def test_approximate_integers_and_first_items_are_wrong_answers(judge):
     for [3, 4, 5] (an expected list's first item): both are ways to pass without solving."""
     modular = Problem("mod", "", StdioTests((StdioCase("", "1000000007\n"),)))
     assert judged(judge, modular, "print(10 ** 9)\n").outcome == "failure"
+    assert judged(judge, modular, "print('1e9')\n").outcome == "failure"
+    assert judged(judge, modular, "print('1000000000.0')\n").outcome == "failure"
     assert judged(judge, modular, "print(10 ** 9 + 7)\n").outcome == "pass"
     listed = Problem("list", "", CallTests("f", (CallCase((3,), [3, 4, 5]),)))
     assert judged(judge, listed, "def f(n):\n    return n\n").outcome == "failure"
@@ -1123,3 +1131,158 @@ def test_a_program_that_closes_its_pipes_does_not_make_the_worker_spin():
         spent = (_worker_cpu_ticks(j.id) - before) / os.sysconf("SC_CLK_TCK")
     assert result.outcome == "timeout"
     assert spent < 0.5, f"the worker used {spent:.2f} s of CPU waiting out a 2 s program"
+
+
+def _nested_finally(levels: int) -> str:
+    """A kilobyte of source that CPython 3.11 compiles in exponential time and memory: each
+    ``finally`` body is copied once per way out of its ``try``."""
+    lines = []
+    for depth in range(levels):
+        lines += [" " * depth + "try:", " " * (depth + 1) + "x = 1", " " * depth + "finally:"]
+    return "\n".join(lines + [" " * levels + "x = 2"]) + "\n"
+
+
+def test_compiling_is_the_programs_cost_not_the_workers():
+    """Programs are compiled in their own process, under their own limits; the worker, outside
+    every memory group, never compiles one."""
+    bomb = _nested_finally(20) + ADD
+    assert len(bomb) < 2000
+    with Judge(JudgeConfig(timeout_s=4.0, memory_mb=512, workers=1)) as j:
+        hostile = j.run([Submission(ADD_ASSERT, bomb)])[0]
+        after = j.run([Submission(ADD_ASSERT, ADD), Submission(ADD_STDIO, ADD_MAIN)])
+        sizes = _worker_rss_mb(j.id)
+    assert hostile.outcome in ("compile_error", "runtime_error", "timeout"), hostile
+    assert [(r.outcome, r.notes) for r in after] == [("pass", ())] * 2
+    assert max(sizes) < 256, sizes
+
+
+@pytest.mark.parametrize("problem", [ADD_ASSERT, ADD_CALL, ADD_STDIO], ids=["assert", "call", "stdio"])
+def test_syntax_errors_are_reported_by_the_program_process(judge, problem):
+    result = judged(judge, problem, "def add(a, b):\n    return a +\n")
+    assert (result.outcome, result.error.type, result.error.line, result.run) == ("compile_error", "SyntaxError", 2, 0)
+
+
+CHAIN = """
+import os, time
+def _chain():
+    while True:
+        try:
+            pid = os.fork()
+        except OSError:
+            time.sleep(0.0002)
+            continue
+        if pid == 0:
+            try:
+                os.setpgid(0, 0)
+            except OSError:
+                pass
+            continue  # the child becomes the new bottom and forks its own child
+        while True:
+            time.sleep(1000)
+if os.fork() == 0:
+    os.setpgid(0, 0)
+    _chain()
+""" + ADD
+
+
+def test_a_chain_of_processes_each_in_its_own_group_is_killed_with_its_program(caplog):
+    """Each process forks as soon as a slot frees and sits in a process group of its own: killing
+    one level at a time never ends, and the next program would pay for the wait (or, with the
+    clean-up budget, move to a new worker). The whole tree dies at once."""
+    with caplog.at_level("DEBUG", logger="rltf.judge"), Judge(JudgeConfig(timeout_s=2.0, workers=1)) as j:
+        j.run([Submission(ADD_ASSERT, CHAIN)])
+        after = j.run([Submission(ADD_CALL, ADD), Submission(ADD_STDIO, ADD_MAIN)])
+        uids = j.program_uids
+    assert [(r.outcome, r.notes) for r in after] == [("pass", ())] * 2
+    assert not [r for r in caplog.records if "judging again" in r.getMessage()]
+    if uids:
+        left = [p for p in os.listdir("/proc") if p.isdigit() and _uid_of(p) in uids]
+        assert left == [], left
+
+
+def _uid_of(pid: str) -> int | None:
+    try:
+        return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("Uid:"))
+    except (OSError, StopIteration):
+        return None
+
+
+DIVERGING_STORM = """
+import os, sys, time
+def add(a, b):
+    if sys._getframe(1).f_code.co_name == "_make_planned_calls":  # the first, planned run
+        started = time.monotonic()
+        os.mkdir("storm")
+        i = 0
+        while time.monotonic() - started < 1.8:
+            os.mkdir(f"storm/{i}")
+            i += 1
+        return object()  # a handle the test then asks for its truth: the plan diverges
+    return a + b
+"""
+
+
+def test_a_program_judged_twice_has_one_time_limit_and_pays_for_its_own_files(caplog):
+    """A run that diverges from the predicted calls is judged again from a clean state, within
+    the same time limit. Files the program left that cannot be removed in that limit make it a
+    timeout, the worker retires with them, and nothing is logged as a judge failure."""
+    problem = Problem("truth", "", AssertTests(("assert add(1, 2)", "assert add(2, 2) == 4")), entry_point="add")
+    with caplog.at_level("DEBUG", logger="rltf.judge"), Judge(JudgeConfig(timeout_s=2.0, workers=1)) as j:
+        hostile = j.run([Submission(problem, DIVERGING_STORM)])[0]
+        after = j.run([Submission(ADD_ASSERT, ADD), Submission(ADD_STDIO, ADD_MAIN)])
+    assert hostile.outcome == "timeout", hostile
+    assert [(r.outcome, r.notes) for r in after] == [("pass", ())] * 2
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or "judging again" in r.getMessage()]
+
+
+def _worker_status(judge_id: str) -> dict[int, dict[str, str]]:
+    """The worker processes (not zygotes or programs) of a judge, with their /proc status."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{entry}/status").read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        if judge_id.encode() in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
+            found[int(entry)] = status
+    return {pid: s for pid, s in found.items() if int(s["PPid"]) not in found}
+
+
+def test_what_the_hash_guard_keeps_does_not_pile_up_over_a_run():
+    """Twenty calls, each returning 100,000 distinct integers above 2**63 (which the guard must
+    look at): what it keeps lives as long as one value, not the whole run."""
+    problem = Problem("pile", "", AssertTests(tuple(f"assert f({i}) == []" for i in range(20))), entry_point="f")
+    program = "def f(k):\n    base = 10 ** 19 + k * 10 ** 7\n    return list(range(base, base + 100_000))\n"
+    with Judge(JudgeConfig(timeout_s=20.0, workers=1)) as j:
+        j.run([Submission(ADD_ASSERT, ADD)])
+        before = set(_worker_status(j.id))
+        result = j.run([Submission(problem, program)])[0]
+        after = _worker_status(j.id)
+    assert result.outcome == "failure"
+    assert set(after) == before  # the worker did not have to retire
+    peak_mb = max(int(s["VmHWM"].split()[0]) for s in after.values()) / 1024
+    assert peak_mb < 400, peak_mb
+
+
+def test_a_failed_assert_in_a_loop_does_not_end_the_loop(judge):
+    """The calls a test makes must not depend on whether the program's answers were right:
+    a loop that stopped at the first wrong answer would tell the program which one it was."""
+    problem = Problem("loop", "", AssertTests(("for i in range(5):\n    assert f(i) == i",)), entry_point="f")
+    result = judged(judge, problem, "def f(i):\n    print('called', i)\n    return -1 if i == 2 else i\n")
+    assert result.outcome == "failure"
+    assert [line for line in result.stdout.splitlines() if line.startswith("called")] == [f"called {i}" for i in range(5)]
+
+
+def test_test_inputs_drawn_at_random_are_the_same_for_every_program(judge):
+    """Tests that draw inputs from ``random`` (HumanEval 32, 38, 50, 53) get the same draws for
+    every program, whatever the programs before it did."""
+    problem = Problem("draws", "", AssertTests(("import random\nx = random.randint(0, 10 ** 9)\nassert f(x) == x",)),
+                      entry_point="f")
+    spy = "def f(x):\n    print('drawn', x)\n    return x\n"
+    first = judged(judge, problem, spy)
+    judged(judge, problem, "def f(x):\n    return 0\n# another program in between\n")
+    again = judged(judge, problem, spy + "# a second copy\n")
+    assert first.outcome == again.outcome == "pass"
+    assert first.stdout == again.stdout and "drawn" in first.stdout

@@ -12,11 +12,13 @@ list of several expected items never accepts its first item alone (APPS would ta
 
 Standard input (lenient, as the APPS harness): the output passes if it equals the
 expected text exactly, or else if both split on whitespace into the same number of
-tokens and each pair of tokens is equal as text, or as integers, or, when either has a
-decimal point or an exponent, as numbers within ``|a - e| <= 1e-8 + 1e-5 * |e|``
-(NumPy's ``allclose`` defaults, which APPS uses). Line breaks therefore count as
-whitespace, and trailing whitespace and blank lines are ignored; case is not. Stricter
-than APPS, integers must be equal (APPS would take 1000000000 for 1000000007).
+tokens and each pair of tokens is equal as text, or, when the expected token is an
+integer, as exactly that number (``+007``, ``7.0`` and ``7e0`` are ``7``; decimal
+arithmetic, no rounding), or, when the expected token has a decimal point or an exponent,
+as numbers within ``|a - e| <= 1e-8 + 1e-5 * |e|`` (NumPy's ``allclose`` defaults, which
+APPS uses). Line breaks therefore count as whitespace, and trailing whitespace and blank
+lines are ignored; case is not. Stricter than APPS, an integer answer must be exact (APPS
+would take 1000000000, or 1e9, for 1000000007).
 
 Every comparison is linear in the size of what the program returned or printed, which the
 output cap bounds: the number pattern has no ambiguity to backtrack over, and ``excerpt``
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+from decimal import Decimal
 from typing import Any
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -79,16 +82,10 @@ def _tokens_match(got: str, want: str) -> bool:
         return True
     if not (_NUMBER.fullmatch(got) and _NUMBER.fullmatch(want)):
         return False
-    if _INTEGER.fullmatch(got) and _INTEGER.fullmatch(want):
-        return _canonical_integer(got) == _canonical_integer(want)
+    if _INTEGER.fullmatch(want):  # an integer answer must be that number exactly, however printed
+        return Decimal(got) == Decimal(want)
     g, w = float(got), float(want)
     return abs(g - w) <= ABS_TOL + REL_TOL * abs(w)
-
-
-def _canonical_integer(token: str) -> str:
-    """``+007`` -> ``7``, ``-0`` -> ``0``: in linear time, unlike ``int()`` on long digit runs."""
-    digits = token.lstrip("+-").lstrip("0") or "0"
-    return ("-" if token.startswith("-") and digits != "0" else "") + digits
 
 
 class _Excerpt(reprlib.Repr):

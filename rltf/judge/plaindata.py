@@ -114,8 +114,8 @@ class HashGuard:
     Small integers hash to themselves and strings use a keyed hash, but integers beyond
     2**61, complex numbers and tuples can be chosen to collide: a set of 100,000 of them
     costs the worker minutes to build. Honest data never has ``LIMIT`` distinct such values
-    with one hash; a program that sends them gets ``UnsafeValue``. One guard covers all
-    the values of one program run, since tests combine them.
+    with one hash; a program that sends them gets ``UnsafeValue``. A guard lives for one
+    decoded value, so what it keeps is bounded by that value's size.
     """
 
     LIMIT = 32

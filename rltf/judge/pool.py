@@ -13,7 +13,7 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from rltf.errors import RltfError

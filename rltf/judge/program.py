@@ -1,7 +1,11 @@
-"""The program's side of the boundary: runs untrusted code and answers the worker's calls.
+"""The program's side of the boundary: compiles and runs untrusted code, answers the worker's calls.
 
 Nothing this module reports is believed. The worker sends arguments, never expected
-values, so the most a tampering program can forge is its own return values.
+values, so the most a tampering program can forge is its own return values. Compiling
+happens here, under the program's own limits, not in the worker: CPython's compiler can be
+made to take exponential time and memory (nested ``try``/``finally`` blocks copy each
+``finally`` body once per way out), and a kilobyte of source must not cost the worker
+gigabytes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,40 @@ from . import channel, plaindata
 
 PROGRAM_FILENAME = "<program>"
 MESSAGE_LIMIT = 1000
+COMPILE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError)
+
+
+def compile_program(source: str, standard_input: bool):
+    """Standard-input programs that only compile inside a function (a top-level ``return``,
+    ``nonlocal``) are run as the body of one, as the APPS harness runs every such program."""
+    try:
+        return compile(source, PROGRAM_FILENAME, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        if not standard_input:
+            raise
+        try:
+            return _compile_as_function(source)
+        except SyntaxError:
+            raise exc from None
+
+
+def _compile_as_function(source: str):
+    import ast
+
+    tree = ast.parse(source, PROGRAM_FILENAME)
+    extra = {"type_params": []} if sys.version_info >= (3, 12) else {}
+    main = ast.FunctionDef(name="__rltf_main__", args=ast.arguments([], [], None, [], [], None, []),
+                           body=tree.body or [ast.Pass()], decorator_list=[], returns=None,
+                           lineno=1, col_offset=0, **extra)
+    call = ast.Expr(ast.Call(ast.Name("__rltf_main__", ast.Load()), [], []), lineno=1, col_offset=0)
+    module = ast.fix_missing_locations(ast.Module([main, call], []))
+    return compile(module, PROGRAM_FILENAME, "exec", dont_inherit=True)
+
+
+def compile_error(exc: BaseException) -> dict[str, Any]:
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return {"type": type(exc).__name__, "message": str(message)[:MESSAGE_LIMIT], "line": line}
 
 
 def error_info(exc: BaseException, callee: Any = None) -> dict[str, Any]:
@@ -60,9 +98,14 @@ class ObjectTable:
         return self._objects[handle]
 
 
-def serve(preamble, code, rpc_in: int, rpc_out: int, plan: list, wanted: list[str]) -> None:
-    """Define the program, tell the worker the ``wanted`` names it defined, make the predicted
-    calls, then answer requests."""
+def serve(preamble, source: str, rpc_in: int, rpc_out: int, plan: list, wanted: list[str]) -> None:
+    """Compile and define the program, tell the worker the ``wanted`` names it defined, make
+    the predicted calls, then answer requests."""
+    try:
+        code = compile_program(source, standard_input=False)
+    except COMPILE_ERRORS as exc:
+        channel.send(rpc_out, {"compile_error": compile_error(exc)})
+        return
     namespace = fresh_namespace("__rltf_program__")
     table = ObjectTable()
     try:
@@ -162,8 +205,13 @@ def _mutable_args_back(args: list[Any], table: ObjectTable) -> list[Any]:
     return [plaindata.to_json(a, table.handle_for) if type(a) in (list, dict, set) else None for a in args]
 
 
-def run_main(preamble, code, error_fd: int) -> None:
+def run_main(preamble, source: str, error_fd: int) -> None:
     """Run a standard-input program as ``__main__``; exit status and errors as CPython would."""
+    try:
+        code = compile_program(source, standard_input=True)
+    except COMPILE_ERRORS as exc:
+        channel.send(error_fd, {"compile_error": compile_error(exc)})
+        os._exit(1)
     status = 0
     namespace = fresh_namespace("__main__")
     try:

@@ -1,7 +1,10 @@
 """The system calls a program may not make: a seccomp filter each program installs on itself.
 
 Programs never need new namespaces, mounts, tracing or reading other processes, the kernel
-keyring, BPF, io_uring, module loading, SysV IPC, POSIX message queues or memory files.
+keyring, BPF, io_uring, module loading, SysV IPC, POSIX message queues, memory files, file
+notifications (inotify and fanotify would let programs on different workers signal each
+other through files they can all read), ``sync`` (which makes the whole machine write
+back) or VSOCK, PF_KEY and packet sockets.
 Denying them removes the ways out of the sandbox that need no kernel bug (a user
 namespace is where most privilege escalations start), and the ways to hold memory that
 outlives the program or escapes the memory cap. A denied call fails with ``EPERM``
@@ -26,9 +29,13 @@ _DENIED = (
     "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
     "lookup_dcookie", "vhangup", "name_to_handle_at", "open_by_handle_at", "sethostname", "setdomainname",
     "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "personality", "shmget", "semget",
-    "msgget", "mq_open", "memfd_create", "memfd_secret",
+    "msgget", "mq_open", "memfd_create", "memfd_secret", "inotify_init1", "fanotify_init", "sync", "syncfs",
 )
-_X86_ONLY = {"iopl": 172, "ioperm": 173, "modify_ldt": 154, "uselib": 134, "sysfs": 139, "nfsservctl": 180}
+_X86_ONLY = {"iopl": 172, "ioperm": 173, "modify_ldt": 154, "uselib": 134, "sysfs": 139, "nfsservctl": 180,
+             "inotify_init": 253}
+# Socket families programs never need: VSOCK reaches the hypervisor whatever the network
+# namespace, PF_KEY and packet sockets the kernel's key and link layers.
+DENIED_FAMILIES = (40, 15, 17)  # AF_VSOCK, AF_KEY, AF_PACKET
 
 _NUMBERS = {
     "x86_64": {
@@ -43,7 +50,8 @@ _NUMBERS = {
         "open_by_handle_at": 304, "sethostname": 170, "setdomainname": 171, "settimeofday": 164,
         "clock_settime": 227, "adjtimex": 159, "clock_adjtime": 305, "personality": 135, "shmget": 29,
         "semget": 64, "msgget": 68, "mq_open": 240, "memfd_create": 319, "memfd_secret": 447,
-        "clone": 56, "clone3": 435, **_X86_ONLY,
+        "inotify_init1": 294, "fanotify_init": 300, "sync": 162, "syncfs": 306,
+        "clone": 56, "clone3": 435, "socket": 41, **_X86_ONLY,
     },
     "aarch64": {
         "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51,
@@ -57,7 +65,8 @@ _NUMBERS = {
         "open_by_handle_at": 265, "sethostname": 161, "setdomainname": 162, "settimeofday": 170,
         "clock_settime": 112, "adjtimex": 171, "clock_adjtime": 266, "personality": 92, "shmget": 194,
         "semget": 190, "msgget": 186, "mq_open": 180, "memfd_create": 279, "memfd_secret": 447,
-        "clone": 220, "clone3": 435,
+        "inotify_init1": 26, "fanotify_init": 262, "sync": 81, "syncfs": 267,
+        "clone": 220, "clone3": 435, "socket": 198,
     },
 }
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -84,12 +93,16 @@ def filter_code(machine: str) -> bytes | None:
     ]
     if machine == "x86_64":
         code.append((_JGE, "kill", 0, _X32_BIT))
-    code += [(_JEQ, "clone", 0, numbers["clone"]), (_JEQ, "nosys", 0, numbers["clone3"])]
+    code += [(_JEQ, "clone", 0, numbers["clone"]), (_JEQ, "nosys", 0, numbers["clone3"]),
+             (_JEQ, "socket", 0, numbers["socket"])]
     code += [(_JEQ, "deny", 0, nr) for nr in denied]
     code += [
         (_RET, 0, 0, _ALLOW),
         ("clone", _LD_ABS, 0, 0, arg0_low),
         (_JSET, "deny", 0, CLONE_NEW_FLAGS),
+        (_RET, 0, 0, _ALLOW),
+        ("socket", _LD_ABS, 0, 0, arg0_low),
+        *[(_JEQ, "deny", 0, family) for family in DENIED_FAMILIES],
         (_RET, 0, 0, _ALLOW),
         ("deny", _RET, 0, 0, _ERRNO | _EPERM),
         ("nosys", _RET, 0, 0, _ERRNO | _ENOSYS),

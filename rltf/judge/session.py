@@ -76,7 +76,6 @@ class Session:
         self.plan = plan
         self.planned_time = 0.0
         self.lines = program_lines
-        self.guard = plaindata.HashGuard()
 
     def start(self) -> None:
         reply = self._reply(self.proc.wait_frame(), "names")
@@ -99,6 +98,8 @@ class Session:
         """``frame`` if it carries ``key``; a crash it reports is raised as the program's."""
         if not isinstance(frame, dict):
             raise broken_channel("a reply that is not a mapping")
+        if key == "names" and "compile_error" in frame:
+            raise ProgramStopped("compile_error", self._error(frame["compile_error"]))
         if "raised" in frame:
             raise ProgramStopped("runtime_error", self._error(frame["raised"]))
         if key not in frame:
@@ -120,7 +121,7 @@ class Session:
 
     def decode(self, data: Any) -> Any:
         try:
-            return plaindata.from_json(data, lambda h: RemoteObject(self, h), self.guard)
+            return plaindata.from_json(data, lambda h: RemoteObject(self, h), plaindata.HashGuard())
         except plaindata.UnsafeValue as exc:
             raise ProgramStopped("runtime_error", {"type": "UnsafeValue", "message": str(exc), "line": None}) from None
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError, MemoryError) as exc:

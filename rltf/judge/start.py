@@ -29,6 +29,8 @@ def main() -> None:
     os.environ.update(clean_environment(config["scratch"]))
     warnings.simplefilter("ignore", SyntaxWarning)
     _prepare_scratch(config)
+    cgroup = config.get("cgroup") or {}
+    zygote.join_cgroups(cgroup.get("cpu"))  # the worker's own decoding and tests share its programs' core
     for name in zygote.PRELOAD:
         __import__(name)
     base = zygote.start_base(config)

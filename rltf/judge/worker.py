@@ -11,13 +11,13 @@ own code ends the worker (the judge replaces it), so it can never score the next
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import importlib
 import io
 import marshal
 import os
+import random
 import signal
 import sys
 import time
@@ -26,11 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from . import channel, plaindata, program, scratch
+from . import channel, plaindata, scratch
 from .cgroups import read_oom_kills
 from .compare import call_output_matches, excerpt, stdout_matches
 from .confine import Limits
-from .plan import PlannedCall, assert_plan, call_plan, names_used, without_messages
+from .plan import CHECK, PlannedCall, assert_plan, call_plan, checking, names_used, without_messages
 from .process import TIMEOUT, Capture, ProgramProcess, ProgramStopped, broken_channel, reported_error
 from .session import PlanDiverged, Session
 from .zygote import Zygote
@@ -45,6 +45,15 @@ RETIRE_ABOVE_BYTES = 256 << 20
 # str() of a program's integer in test code; beyond this many digits CPython's conversion is
 # quadratic, and a test that needs it fails with ValueError (docs/judge.md).
 TEST_INT_DIGITS = 50_000
+
+
+CLEANUP_TIMEOUT = {"type": "Timeout", "line": None,
+                   "message": "what the program wrote could not be removed within its time limit"}
+
+
+class CleanupTooSlow(Exception):
+    """What the last program left cannot be removed within the budget (a failure of the worker,
+    which then ends: the next program is judged by a new one, with a fresh scratch directory)."""
 
 
 @dataclass
@@ -92,6 +101,7 @@ class Worker:
         self.record = False
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.oom_seen = self._oom_kills()
+        self.retiring = False
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         limits = Limits(**job["limits"])
@@ -128,11 +138,7 @@ class Worker:
             error = {"type": "ProgramTooLarge", "line": None,
                      "message": f"the program has {size} bytes; the limit is {limits.max_program_bytes}"}
             return _result("compile_error", Verdicts(total), error, Capture(0))
-        try:
-            code = _compile_program(source, spec["style"])
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
-            return _result("compile_error", Verdicts(total), _compile_error(exc), Capture(0))
-        run = _Run(self._zygote(spec["preamble"], limits), code, len(source.splitlines()) + 1, spec, limits,
+        run = _Run(self._zygote(spec["preamble"], limits), source, len(source.splitlines()) + 1, spec, limits,
                    self.devnull, self._memory_exceeded, started + limits.timeout_s)
         verdicts = Verdicts(total, self.record)
         if spec["style"] == "stdio":
@@ -140,9 +146,14 @@ class Worker:
         else:
             try:
                 capture = run.session(verdicts, spec["plan"])
-            except PlanDiverged:  # judged again, call by call, from a clean state and with its full time
-                self._clean_up(time.monotonic() + max(1.0, limits.timeout_s))
-                verdicts, run.deadline = Verdicts(total, self.record), time.monotonic() + limits.timeout_s
+            except PlanDiverged:  # judged again, call by call, from a clean state, within the same limit
+                verdicts = Verdicts(total, self.record)
+                try:
+                    self._clean_up(run.deadline)
+                except CleanupTooSlow:
+                    self.retiring = True  # what is left in its scratch directory goes with this worker
+                    verdicts.stop(ProgramStopped("timeout", CLEANUP_TIMEOUT), None)
+                    return _result(verdicts.outcome(), verdicts, verdicts.error, Capture(0))
                 capture = run.session(verdicts, [])
         return _result(verdicts.outcome(), verdicts, verdicts.error, capture)
 
@@ -155,14 +166,15 @@ class Worker:
         (a failure of its own, so the judge runs the next program on a new worker, and the
         kernel frees the old worker's tmpfs with its sandbox)."""
         for zygote in self.zygotes.values():
-            zygote.settle()
+            zygote.settle(deadline)
+        self.oom_seen = self._oom_kills()  # a program's child the OOM killer ended is not the next one's
         for directory in filter(None, (self.scratch, self.shm)):
             if not scratch.is_empty(directory):
                 try:
                     scratch.empty(directory, deadline)
                 except scratch.TooSlow:
-                    raise RuntimeError("the last program left more files than can be removed in this program's "
-                                       "time limit; a new worker takes over") from None
+                    raise CleanupTooSlow("the last program left more files than can be removed in this "
+                                         "program's time limit; a new worker takes over") from None
 
     def _oom_kills(self) -> int:
         return read_oom_kills(self.cgroup["version"], self.cgroup["programs"]) if self.cgroup else 0
@@ -177,9 +189,9 @@ class Worker:
 class _Run:
     """One program against one problem's tests."""
 
-    def __init__(self, zygote: Zygote, code, lines: int, spec: dict[str, Any], limits: Limits, devnull: int,
+    def __init__(self, zygote: Zygote, source: str, lines: int, spec: dict[str, Any], limits: Limits, devnull: int,
                  memory_exceeded: Callable[[], bool], deadline: float):
-        self.zygote, self.code, self.lines, self.spec, self.limits = zygote, code, lines, spec, limits
+        self.zygote, self.source, self.lines, self.spec, self.limits = zygote, source, lines, spec, limits
         self.devnull, self.memory_exceeded, self.deadline = devnull, memory_exceeded, deadline
 
     def _process(self, bootstrap: tuple, stdin_fd: int, deadline: float, capture: Capture, serve: bool):
@@ -189,7 +201,7 @@ class _Run:
     def session(self, verdicts: Verdicts, plan: list[PlannedCall]) -> Capture:
         capture = Capture(self.limits.max_output_bytes)
         deadline = self.deadline
-        bootstrap = ("serve", self.code, [(c.target, c.args) for c in plan], self.spec["wanted"])
+        bootstrap = ("serve", self.source, [(c.target, c.args) for c in plan], self.spec["wanted"])
         proc = self._process(bootstrap, self.devnull, deadline, capture, serve=True)
         try:
             session = Session(proc, plan, self.lines)
@@ -219,7 +231,7 @@ class _Run:
                 with _Watchdog.until(deadline + WATCHDOG_GRACE_S):
                     matches = stdout_matches(stdout, expected)
             except ProgramStopped as exc:
-                verdicts.stop(exc, started)
+                verdicts.stop(exc, None if exc.verdict == "compile_error" else started)
                 return capture
             kept = stdout if len(stdout) <= RECORD_LIMIT else None
             if matches:
@@ -233,7 +245,7 @@ class _Run:
         try:
             os.write(stdin_fd, stdin_text.encode())
             os.lseek(stdin_fd, 0, os.SEEK_SET)
-            proc = self._process(("main", self.code, [], []), stdin_fd, deadline, capture, serve=False)
+            proc = self._process(("main", self.source, [], []), stdin_fd, deadline, capture, serve=False)
         finally:
             os.close(stdin_fd)
         try:
@@ -246,6 +258,8 @@ class _Run:
         finally:
             proc.close()
         stdout = capture.text("stdout")
+        if ready and isinstance(frame, dict) and "compile_error" in frame:
+            raise ProgramStopped("compile_error", reported_error(frame["compile_error"], self.lines))
         if ready:
             return stdout, reported_error(frame, self.lines)
         if stopped is None:
@@ -319,18 +333,22 @@ def _plain_or_none(value: Any) -> Any:
 
 
 def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) -> None:
-    """The tests see Python's builtins and, of the program, only the names they use."""
+    """The tests see Python's builtins and, of the program, only the names they use. Their
+    ``random`` is seeded the same for every program, so earlier programs cannot change the
+    inputs a later one gets, and a verdict can be reproduced."""
     missing = [name for name in spec["wanted"] if name not in session.names]
     if missing:
         error = {"type": "NameError", "line": None,
                  "message": f"the program defines no {missing[0]!r}, which the tests use"}
         verdicts.stop(ProgramStopped("runtime_error", error), None)
         return
+    failed: list[bool] = []
     namespace = {"__name__": "__rltf_tests__", "__builtins__": builtins, **spec["given"],
-                 **{name: session.names[name] for name in spec["wanted"]}}
+                 **{name: session.names[name] for name in spec["wanted"]}, CHECK: _recorder(failed)}
+    random.seed(0)
     try:
         exec(spec["setup"], namespace)
-        setup_error = None
+        setup_error = "test setup: an assertion failed" if failed else None
     except ProgramStopped as exc:
         verdicts.stop(exc, None)
         return
@@ -341,47 +359,29 @@ def _assert_tests(session: Session, spec: dict[str, Any], verdicts: Verdicts) ->
         if setup_error:
             verdicts.add("failure", started, setup_error)
             continue
+        failed.clear()
         try:
             exec(test, namespace)
         except ProgramStopped as exc:
             verdicts.stop(exc, started, session.planned_time - before)
             return
-        except AssertionError:
-            detail = f"AssertionError (its message, not evaluated: {message})" if message else "AssertionError"
-            verdicts.add("failure", started, detail, session.planned_time - before)
         except Exception as exc:
             verdicts.add("failure", started, f"test raised {type(exc).__name__}: {excerpt(str(exc), 300)}",
                          session.planned_time - before)
+            continue
+        if failed:
+            detail = f"AssertionError (its message, not evaluated: {message})" if message else "AssertionError"
+            verdicts.add("failure", started, detail, session.planned_time - before)
         else:
             verdicts.add("pass", started, extra_s=session.planned_time - before)
 
 
-def _compile_program(source: str, style: str):
-    """Compile in the worker: compiling runs none of the program's code.
+def _recorder(failed: list[bool]) -> Callable[[Any], None]:
+    def check(holds: Any) -> None:
+        if not holds:
+            failed.append(True)
 
-    Standard-input programs that only compile inside a function (a top-level ``return``,
-    ``nonlocal``) are run as the body of one, as the APPS harness runs every such program.
-    """
-    try:
-        return compile(source, program.PROGRAM_FILENAME, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        if style != "stdio":
-            raise
-        try:
-            return _compile_as_function(source)
-        except SyntaxError:
-            raise exc from None
-
-
-def _compile_as_function(source: str):
-    tree = ast.parse(source, program.PROGRAM_FILENAME)
-    extra = {"type_params": []} if sys.version_info >= (3, 12) else {}
-    main = ast.FunctionDef(name="__rltf_main__", args=ast.arguments([], [], None, [], [], None, []),
-                           body=tree.body or [ast.Pass()], decorator_list=[], returns=None,
-                           lineno=1, col_offset=0, **extra)
-    call = ast.Expr(ast.Call(ast.Name("__rltf_main__", ast.Load()), [], []), lineno=1, col_offset=0)
-    module = ast.fix_missing_locations(ast.Module([main, call], []))
-    return compile(module, program.PROGRAM_FILENAME, "exec", dont_inherit=True)
+    return check
 
 
 def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -404,8 +404,8 @@ def _prepare_spec(spec: dict[str, Any]) -> dict[str, Any]:
         spec["plan"] = assert_plan(setup, asserts, entry_point)
         spec["given"] = _given_names(names_used(setup, asserts, entry_point), entry_point, spec.get("prefix", ""))
         spec["wanted"] = [name for name in names_used(setup, asserts, entry_point) if name not in spec["given"]]
-        spec["setup"] = compile(setup, "<test-setup>", "exec")
-        spec["asserts"] = [compile(src, f"<test-{i}>", "exec") for i, src in enumerate(asserts)]
+        spec["setup"] = compile(checking(setup), "<test-setup>", "exec")
+        spec["asserts"] = [compile(checking(src), f"<test-{i}>", "exec") for i, src in enumerate(asserts)]
     return spec
 
 
@@ -428,12 +428,6 @@ def _given_names(used: list[str], entry_point: str | None, prefix: str) -> dict[
         elif name in sys.stdlib_module_names:
             names[name] = importlib.import_module(name)
     return names
-
-
-def _compile_error(exc: BaseException) -> dict[str, Any]:
-    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
-    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return {"type": type(exc).__name__, "message": str(message)[:program.MESSAGE_LIMIT], "line": line}
 
 
 def _result(outcome: str, verdicts: Verdicts, error: dict[str, Any] | None, capture: Capture) -> dict[str, Any]:
@@ -471,7 +465,7 @@ def serve(base: Zygote, config: dict[str, Any], proto_in: int, proto_out: int) -
             except (Exception, ProgramStopped, PlanDiverged):
                 channel.send(proto_out, {"id": job["id"], "internal_error": traceback.format_exc()})
                 return
-            retire = _resident_bytes() > RETIRE_ABOVE_BYTES + 8 * tests_bytes
+            retire = worker.retiring or _resident_bytes() > RETIRE_ABOVE_BYTES + 8 * tests_bytes
             channel.send(proto_out, reply | {"retire": True} if retire else reply)
             if retire:
                 return

@@ -25,6 +25,7 @@ import marshal
 import os
 import signal
 import sys
+import time
 import traceback
 from contextlib import suppress
 from typing import Any
@@ -121,14 +122,23 @@ class Zygote:
         self.unsettled += 1
 
     @_unalarmed
-    def settle(self) -> None:
-        """Returns once every program this zygote was asked to reap is gone, strays included."""
+    def settle(self, deadline: float | None = None) -> None:
+        """Returns once every program this zygote was asked to reap is gone, strays included;
+        ``TimeoutError`` if that takes past ``deadline`` (monotonic)."""
         while self.unsettled:
+            if deadline is not None and not _readable(self.sock, deadline):
+                raise TimeoutError("the zygote did not finish reaping the last program in time")
             recv(self.sock)
             self.unsettled -= 1
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _readable(sock: _socket.socket, deadline: float) -> bool:
+    import select  # the worker's side only: a zygote never waits like this
+
+    return bool(select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0])
 
 
 def start_base(config: dict[str, Any]) -> Zygote:
@@ -292,14 +302,14 @@ class _ProgramZygote:
             self.sock.close()
             stdin, requests, replies, out, err = fds
             confine(limits, {0: stdin, 1: out, 2: err, 3: requests, 4: replies}, self.config.get("uid"))
-            mode, code, plan, wanted = marshal.loads(channel.recv_bytes(3))
+            mode, source, plan, wanted = marshal.loads(channel.recv_bytes(3))
             if hasattr(sys, "set_int_max_str_digits"):
                 sys.set_int_max_str_digits(0)
             if mode == "serve":
-                program.serve(self.preamble, code, 3, 4, plan, wanted)
+                program.serve(self.preamble, source, 3, 4, plan, wanted)
             else:
                 os.close(3)
-                program.run_main(self.preamble, code, 4)
+                program.run_main(self.preamble, source, 4)
         except BaseException:
             with suppress(BaseException):
                 traceback.print_exc()
@@ -321,23 +331,29 @@ class _ProgramZygote:
             return int(f.read()) <= 1 + (self.spare is not None)
 
     def kill_children(self, spare_too: bool = False) -> None:
-        """Kill and reap every process left in this zygote's care (orphans re-parent here)."""
+        """Kill and reap every process left in this zygote's care, at any depth.
+
+        Each pass kills the whole tree at once, whatever process groups or sessions its
+        members made (a chain of processes, each in a group of its own, each forking again
+        as soon as one above it dies, outlasts a loop that kills children one level at a
+        time). Orphans re-parent here as their parents die, and are reaped in turn.
+        """
         if not spare_too and self._nothing_left():
             return
         keep = {self.spare[0]} if self.spare and not spare_too else set()
+        me = os.getpid()
         while True:
-            children = [(pid, group) for pid, group in _children_of(os.getpid()) if pid not in keep]
-            if not children:
+            parents = _parents()
+            doomed = _descendants(me, parents) - keep
+            if not doomed:
                 return
-            for pid, group in children:
-                with suppress(OSError):
-                    if group != os.getpgrp():
-                        os.killpg(group, signal.SIGKILL)
+            for pid in doomed:
                 with suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-            for pid, _ in children:  # their own children re-parent here as they die: look again
-                with suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+            for pid in doomed:
+                if parents[pid] == me:
+                    with suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
 
 
 def join_cgroups(*directories: str | None) -> None:
@@ -347,17 +363,28 @@ def join_cgroups(*directories: str | None) -> None:
             procs.write("0")
 
 
-def _children_of(parent: int) -> list[tuple[int, int]]:
-    """(pid, process group) of each child of ``parent``, from /proc."""
-    found = []
+def _parents() -> dict[int, int]:
+    """Every visible process and its parent, from /proc."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
+                parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if int(fields[1]) == parent:
-            found.append((int(entry), int(fields[2])))
+    return parents
+
+
+def _descendants(root: int, parents: dict[int, int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, frontier = set(), [root]
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
     return found
