@@ -13,10 +13,12 @@ as for root in most containers), each worker gets a group ``worker-N`` with two 
   the zygote.
 
 ``pids.max`` on the worker bounds the processes of that worker alone, and a CPU group per
-worker gives each worker an equal share of the machine and at most one core: a program that
-starts 30 busy processes, each in a session of its own, then slows the programs of other
-workers no more than a program using one core does. Where no cgroup can be made the judge
-falls back to the rlimits and size-limited tmpfs mounts, and says so.
+worker (the default weight, no quota) makes the scheduler share the machine between workers,
+not between processes: a program that starts 30 busy processes, each in a session of its own,
+then takes one worker's share, not 30. A quota would also cap a worker at a core, but its
+throttling stalls every program of the worker for the rest of a 100 ms period.
+Where no cgroup can be made the judge falls back to the rlimits and size-limited tmpfs
+mounts, and says so.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ _NO_SWAP_FILE = {1: "memory.memsw.limit_in_bytes", 2: "memory.swap.max"}
 _EVENTS_FILE = {1: "memory.oom_control", 2: "memory.events"}
 ZYGOTE_HEADROOM_MB = 64
 ZYGOTE, PROGRAMS = "zygote", "programs"
-_CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,6 @@ class JudgeCgroups:
         if pids is not None:
             _write(pids / "pids.max", str(self.max_pids))
         cpu = self._make(self._cpu.directory / self.name, f"worker-{index}") if self._cpu else None
-        if cpu is not None and version == 2:
-            _write(cpu / "cpu.max", f"{_CPU_PERIOD_US} {_CPU_PERIOD_US}")
-        elif cpu is not None:
-            _write(cpu / "cpu.cfs_period_us", str(_CPU_PERIOD_US))
-            _write(cpu / "cpu.cfs_quota_us", str(_CPU_PERIOD_US))
         return WorkerCgroup(version, memory, pids, cpu)
 
     def _limit_memory(self, directory: Path, limit: int) -> None:
