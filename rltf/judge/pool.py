@@ -124,7 +124,7 @@ class Judge:
 
     def __init__(self, config: JudgeConfig | None = None):
         self.config = config or JudgeConfig()
-        isolation = detect(self.config.isolation, self.config.packages)
+        isolation = detect(self.config.isolation, tuple(self.config.packages))
         self._size = self.config.workers or default_workers()
         self._resources = Resources(isolation, self._size, self.config.memory_mb, self.config.max_processes)
         self._jobs: queue.Queue = queue.Queue()

@@ -10,6 +10,7 @@ filesystem: the judge says so once, at start-up.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -104,8 +105,12 @@ def _bootstrap(paths: Sequence[str]) -> str:
     return f"import sys; sys.path[0:1] = {list(paths)!r}; from rltf.judge.start import main; main()"
 
 
-def detect(mode: str = "auto", packages: Sequence[str] = view.DEFAULT_PACKAGES) -> Isolation:
-    """``mode`` is "auto" (bubblewrap if it works), "bwrap" (required) or "none"."""
+@functools.lru_cache(maxsize=None)
+def detect(mode: str = "auto", packages: tuple[str, ...] = view.DEFAULT_PACKAGES) -> Isolation:
+    """``mode`` is "auto" (bubblewrap if it works), "bwrap" (required) or "none".
+
+    Remembered for the life of the process: probing bubblewrap and finding the packages'
+    files take about 0.1 s, and a process that makes several judges would pay it for each."""
     root = os.geteuid() == 0
     if mode != "none":
         bwrap = shutil.which("bwrap")
