@@ -11,6 +11,7 @@ own code ends the worker (the judge replaces it), so it can never score the next
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import importlib
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from . import channel, plaindata, scratch
+from . import channel, plaindata, program, scratch
 from .cgroups import read_oom_kills
 from .compare import call_output_matches, excerpt, stdout_matches
 from .confine import Limits
@@ -106,10 +107,10 @@ class Worker:
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         limits = Limits(**job["limits"])
         self._clean_up(time.monotonic() + max(1.0, limits.timeout_s))  # the last program's; not this one's time
-        started = time.monotonic()
         if job.get("spec") is not None:
             self.specs[job["key"]] = _prepare_spec(job["spec"])
         spec = self.specs[job["key"]]
+        started = time.monotonic()
         self.record = bool(job.get("record"))
         result = self._judge(job["program"], spec, limits, started)
         result["duration_s"] = round(time.monotonic() - started, 6)
@@ -131,13 +132,18 @@ class Worker:
         return self.zygotes[key]
 
     def _judge(self, source: str, spec: dict[str, Any], limits: Limits, started: float) -> dict[str, Any]:
-        """Compiling counts against the program's time limit: its deadline starts here."""
+        """The program's deadline is ``started`` plus its time limit, for everything it does:
+        compiling, defining itself, every test, and a second run if the first left the plan."""
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
         size = len(source.encode("utf-8", "surrogatepass"))
         if size > limits.max_program_bytes:
             error = {"type": "ProgramTooLarge", "line": None,
                      "message": f"the program has {size} bytes; the limit is {limits.max_program_bytes}"}
             return _result("compile_error", Verdicts(total), error, Capture(0))
+        try:  # parsing only, which is linear, unlike compiling: a syntax error needs no process
+            compile(source, program.PROGRAM_FILENAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except program.COMPILE_ERRORS as exc:
+            return _result("compile_error", Verdicts(total), program.compile_error(exc), Capture(0))
         run = _Run(self._zygote(spec["preamble"], limits), source, len(source.splitlines()) + 1, spec, limits,
                    self.devnull, self._memory_exceeded, started + limits.timeout_s)
         verdicts = Verdicts(total, self.record)
@@ -165,8 +171,11 @@ class Worker:
         entries than can be removed in the next one's time limit; then this worker ends
         (a failure of its own, so the judge runs the next program on a new worker, and the
         kernel frees the old worker's tmpfs with its sandbox)."""
-        for zygote in self.zygotes.values():
-            zygote.settle(deadline)
+        try:
+            for zygote in self.zygotes.values():
+                zygote.settle(deadline)
+        except TimeoutError:
+            raise CleanupTooSlow("the last program's processes could not be killed in time") from None
         self.oom_seen = self._oom_kills()  # a program's child the OOM killer ended is not the next one's
         for directory in filter(None, (self.scratch, self.shm)):
             if not scratch.is_empty(directory):
