@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rltf.errors import RltfError
+
 STATE = "state.pt"
 
 
@@ -40,12 +42,20 @@ def save_checkpoint(folder: Path, name: str, state: dict[str, Any], keep: int) -
     final = folder / name
     partial = folder / f".{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    torch.save(state, partial / STATE)
-    _fsync(partial / STATE)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(partial, final)
+    try:
+        partial.mkdir()
+        torch.save(state, partial / STATE)
+        _fsync(partial / STATE)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(partial, final)
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError
+        if isinstance(error, RuntimeError) and "writ" not in str(error):
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[-1]
+        raise RltfError(f"cannot write the checkpoint {final} ({reason}); the newest complete one is kept, "
+                        f"and --resume {folder.parent} continues from it once there is room") from None
     for old in checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+from rltf.datasets import DATASETS
 from rltf.errors import DataError, RltfError
+from rltf.inputs import read_text
+from rltf.judge.pool import LIMIT_RANGES
 from rltf.judge.view import DEFAULT_PACKAGES
 
 try:
@@ -181,7 +184,7 @@ POSITIVE = {
     "actor.problems_per_step", "actor.samples_per_problem", "actor.max_new_tokens", "actor.sync_every",
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
-    "embedded.layers", "embedded.width", "embedded.heads", "embedded.context", "judge.timeout_s", "judge.memory_mb",
+    "embedded.layers", "embedded.width", "embedded.heads", "embedded.context",
     "learner.lr", "sft.lr", "actor.temperature",
 }
 
@@ -255,9 +258,7 @@ def to_toml(config: TrainConfig) -> str:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(path, f"cannot read ({getattr(error, 'strerror', None) or error})") from None
+        return tomllib.loads(read_text(Path(path)))
     except tomllib.TOMLDecodeError as error:
         raise DataError(path, f"not valid TOML ({error})") from None
 
@@ -270,11 +271,22 @@ def check(config: TrainConfig, source: str) -> None:
         if not value > 0:
             raise DataError(source, f"must be positive, got {value!r}", field=dotted)
     for dotted in ("run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps",
-                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "judge.workers", "model.lora_r",
+                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "model.lora_r",
                    "learner.pass_cost_tokens"):
         section, key = dotted.split(".")
         if getattr(getattr(config, section), key) < 0:
             raise DataError(source, "must not be negative", field=dotted)
+    for name, (low, high) in LIMIT_RANGES.items():
+        value = getattr(config.judge, name)
+        if name == "workers" and value == 0:  # 0: the default, two per core
+            continue
+        if not low <= value <= high:
+            raise DataError(source, f"must be between {low:g} and {high:g}, got {value!r}", field=f"judge.{name}")
+    for dotted in ("data.dataset", "data.eval_dataset"):
+        name = getattr(config.data, dotted.split(".")[1])
+        if name and name not in ("builtin", *DATASETS):
+            raise DataError(source, f"unknown dataset {name!r}; known datasets: builtin, {', '.join(DATASETS)}",
+                            field=dotted)
     if not 0 < config.actor.top_p <= 1:
         raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
     for name in config.judge.packages:

@@ -18,3 +18,10 @@ class DataError(RltfError):
         if field is not None:
             where += f", field {field!r}"
         super().__init__(f"{where}: {message}")
+
+
+class Interrupted(Exception):
+    """The user stopped a command (Ctrl-C); the message says what was done and what was not.
+
+    The CLI prints it as ``interrupted: <message>`` and exits with status 130, as a shell does.
+    """

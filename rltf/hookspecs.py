@@ -60,6 +60,18 @@ def rltf_score(samples: Sequence[JudgedSample], options: Mapping[str, Any]) -> l
 
 
 @hookspec
+def rltf_check_options(options: Mapping[str, Any]) -> None:
+    """Check the provider's options table before any program runs; raise ``RltfError`` if it is wrong.
+
+    Implemented by a provider object that takes options. Called once per run, when the
+    options are read, so a misspelt or ill-typed option stops the command at once, naming
+    the file it came from, instead of after an hour of judging. ``rltf.options.OptionReader``
+    does the usual checks (unknown names, types, ranges). A provider without this hook
+    can only report a bad option when it first scores.
+    """
+
+
+@hookspec
 def rltf_extra_tests(problem: Problem, oracle: Any, options: Mapping[str, Any]) -> Sequence[Any]:
     """Contribute extra test cases for ``problem``, in the style of its tests.
 

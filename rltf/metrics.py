@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from rltf.errors import RltfError
+
 
 class MetricsLog:
     def __init__(self, path: Path, tensorboard_dir: Path | None = None):
@@ -20,8 +22,12 @@ class MetricsLog:
         self.tensorboard = _summary_writer(tensorboard_dir) if tensorboard_dir else None
 
     def write(self, row: Mapping[str, Any]) -> None:
-        self.file.write(json.dumps(_plain(row)) + "\n")
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(_plain(row)) + "\n")
+            self.file.flush()
+        except OSError as error:
+            raise RltfError(f"cannot write {self.path} ({error.strerror or error}); --resume {self.path.parent} "
+                            "continues from the newest checkpoint once it can be written") from None
         if self.tensorboard is not None:
             for key, value in row.items():  # tags carry the phase, so each phase has its own step axis
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
@@ -63,8 +69,6 @@ def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _summary_writer(folder: Path) -> Any:
-    from rltf.errors import RltfError
-
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ModuleNotFoundError:

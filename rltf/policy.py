@@ -19,6 +19,7 @@ import torch
 from rltf.config import ModelSettings
 from rltf.decoding import positions, sample_completions
 from rltf.errors import RltfError
+from rltf.hub import model_source
 from rltf.problems import AssertTests, Problem
 
 
@@ -143,19 +144,24 @@ class Policy:
 
 
 def load_policy(settings: ModelSettings, device: torch.device, dtype: torch.dtype | None = None) -> Policy:
-    """A model by Hugging Face name or local path; decoder-only or encoder-decoder as its config says."""
+    """A model by Hugging Face name or local path; decoder-only or encoder-decoder as its config says.
+
+    Every failure to read the model (a missing folder, an unreachable hub, a folder without
+    weights) is one line naming the model, not a traceback from deep inside transformers.
+    """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    remote = settings.trust_remote_code
+    source = model_source(settings.name)
+    options = {"trust_remote_code": settings.trust_remote_code, "local_files_only": source.local_files_only}
     try:
-        config = AutoConfig.from_pretrained(settings.name, trust_remote_code=remote)
-        tokenizer = AutoTokenizer.from_pretrained(settings.name, trust_remote_code=remote)
+        config = AutoConfig.from_pretrained(source.location, **options)
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **options)
+        seq2seq = settings.architecture == "seq2seq" or (
+            settings.architecture == "auto" and getattr(config, "is_encoder_decoder", False))
+        loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+        model = loader.from_pretrained(source.location, dtype=dtype, **options)
     except (OSError, ValueError) as error:
-        raise RltfError(f"cannot load model {settings.name!r}: {str(error).splitlines()[0]}") from None
-    seq2seq = settings.architecture == "seq2seq" or (
-        settings.architecture == "auto" and getattr(config, "is_encoder_decoder", False))
-    loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    model = loader.from_pretrained(settings.name, trust_remote_code=remote, dtype=dtype)
+        raise source.error(error) from None
     return prepared(model, tokenizer, settings, device)
 
 

@@ -5,11 +5,18 @@ rate climbing, is the judge keeping up with the learner), not by reading ``metri
 line by line. ``draw_report`` turns that file, and ``summary.json`` once there is one, into
 a few figures, leaving out any whose data the run never logged. Each figure has its own
 Agg canvas, so no global pyplot state is touched and no display is needed.
+
+A report is often drawn while the run is still writing, so a last line with no newline
+yet that is not valid JSON yet is the row being written: it is skipped with a warning, not
+treated as a broken file. The output folder is checked before any drawing, and each PNG is
+written whole, so an unwritable ``--out`` costs one error line and no half-written image.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,9 +26,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rltf.errors import DataError, RltfError
+from rltf.inputs import numbered_lines, read_text
+from rltf.outputs import check_folder_writable, write_bytes
 
 Row = dict[str, Any]
 Series = tuple[list[int], list[float]]
+
+log = logging.getLogger("rltf.report")
+PHASES = ("sft", "rl", "eval")
 
 TIMES = ("gen_s", "learn_s", "judge_s", "wait_s")
 HELDOUT = (("before_sft", "before SFT"), ("before", "before RL"), ("after", "after RL"))
@@ -33,8 +45,12 @@ OUTCOME_COLOURS = {
 
 def draw_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     """Reads run_dir/metrics.jsonl, writes PNGs to out_dir (default run_dir/'plots'), returns the paths written."""
-    rows = _read_rows(run_dir)
-    sft, rl, evals = (_phase(rows, name) for name in ("sft", "rl", "eval"))
+    metrics = run_dir / "metrics.jsonl"
+    rows = _read_rows(run_dir, metrics)
+    scores = _heldout_scores(run_dir / "summary.json")
+    out_dir = out_dir if out_dir is not None else run_dir / "plots"
+    check_folder_writable(out_dir, "--out")
+    sft, rl, evals = (_phase(rows, name) for name in PHASES)
     figures = {
         "sft_loss.png": _curves(sft, ["loss/sl"], "SFT step", "loss", "Supervised fine-tuning loss"),
         "losses.png": _curves(rl, _keys(rl, "loss/"), "RL step", "loss", "Losses"),
@@ -42,35 +58,64 @@ def draw_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
         "pass_rate.png": _pass_rate(rl, evals),
         "outcomes.png": _outcomes(rl),
         "speed.png": _speed(rl),
-        "heldout.png": _heldout(_heldout_scores(run_dir / "summary.json")),
+        "heldout.png": _heldout(scores),
     }
-    out_dir = out_dir if out_dir is not None else run_dir / "plots"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / name for name, figure in figures.items() if figure is not None]
-    for path in written:
-        figures[path.name].savefig(path, dpi=100)
-    return written
+    drawn = {name: figure for name, figure in figures.items() if figure is not None}
+    if not drawn:
+        raise _nothing_to_plot(metrics, rows, len(sft) + len(rl) + len(evals))
+    for name, figure in drawn.items():
+        _write_png(out_dir / name, figure)
+    return [out_dir / name for name in drawn]
 
 
-def _read_rows(run_dir: Path) -> list[Row]:
-    path = run_dir / "metrics.jsonl"
+def _read_rows(run_dir: Path, path: Path) -> list[Row]:
     if not path.is_file():
         raise RltfError(f"{run_dir}: no metrics.jsonl here; is this a run folder made by rltf train?")
-    lines = enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-    rows = [_parse(path, line, number) for number, line in lines if line.strip()]
+    text = read_text(path)
+    lines = numbered_lines(text)
+    unfinished = lines.pop() if lines and lines[-1][0] > text.count("\n") else None
+    rows = [_parse(path, line, number) for number, line in lines]
+    if unfinished is not None:
+        rows += _unfinished_row(path, *unfinished)
     if not rows:
         raise RltfError(f"{path}: no rows yet, so there is nothing to plot yet")
     return rows
+
+
+def _unfinished_row(path: Path, number: int, line: str) -> list[Row]:
+    """The last line, which has no newline: whole if it parses, else a row a live run is still writing."""
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        log.warning("%s, row %d: skipped; it has no newline and is not valid JSON yet, "
+                    "so the run is probably still writing it", path, number)
+        return []
+    return [_parse(path, line, number)]
 
 
 def _parse(path: Path, line: str, number: int) -> Row:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg} at column {error.colno})", row=number) from None
+        raise DataError(str(path), f"not valid JSON ({error.msg} at column {error.colno})", row=number) from None
     if not isinstance(row, dict):
-        raise DataError(path, "not a JSON object", row=number)
+        raise DataError(str(path), "not a JSON object", row=number)
     return row
+
+
+def _nothing_to_plot(path: Path, rows: list[Row], usable: int) -> RltfError:
+    """Why no figure came out, so an early or foreign file is not mistaken for a silent success."""
+    if usable:
+        why = f"the {usable} {'/'.join(PHASES)} row(s) with a step hold no value that any figure plots"
+    else:
+        why = f"none is an {'/'.join(PHASES)} row with a numeric step"
+    return RltfError(f"{path}: nothing to plot yet: read {len(rows)} row(s), and {why}")
+
+
+def _write_png(path: Path, figure: Figure) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
 
 
 def _phase(rows: list[Row], phase: str) -> list[Row]:
@@ -179,9 +224,9 @@ def _heldout_scores(path: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = json.loads(read_text(path))
     except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg} at line {error.lineno})") from None
+        raise DataError(str(path), f"not valid JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(summary, dict):
         return {}
     labels = dict(HELDOUT) if summary.get("rl_steps", 1) else {"before": "before SFT", "after": "after SFT"}

@@ -40,7 +40,12 @@ class Feedback:
                source: str = "feedback options") -> "Feedback":
         """Unknown provider names, and option tables naming no selected-or-installed provider, are errors."""
         providers = list({provider.name: provider for provider in plugins.select(names)}.values())
-        return cls(plugins, providers, check_option_tables(options, plugins.providers, source), strict)
+        tables = check_option_tables(options, plugins.providers, source)
+        unused = sorted(set(tables) - {provider.name for provider in providers})
+        if unused:
+            log.warning("%s: options for %s are ignored: not among the selected providers (%s)", source,
+                        ", ".join(unused), ", ".join(provider.name for provider in providers) or "none")
+        return cls(plugins, providers, tables, strict)
 
     @property
     def generators(self) -> list[Any]:
@@ -86,7 +91,8 @@ class Feedback:
 
 
 def check_option_tables(tables: Mapping[str, Any], known: Mapping[str, Any], source: str) -> dict[str, dict[str, Any]]:
-    """One table per provider; a table naming no provider is refused, as it is most likely a typo."""
+    """One table per provider, each checked by its provider now; a table naming no provider is
+    refused, as it is most likely a typo."""
     for name, table in tables.items():
         if not isinstance(table, Mapping):
             raise DataError(source, f"expected a table of options such as [{name}], got a {type(table).__name__}",
@@ -94,7 +100,17 @@ def check_option_tables(tables: Mapping[str, Any], known: Mapping[str, Any], sou
         if name not in known:
             raise DataError(source, f"no feedback provider is named {name!r}; known providers: "
                                     f"{', '.join(sorted(known)) or 'none'}", field=name)
+        _check_options(known[name], dict(table), source)
     return {name: dict(table) for name, table in tables.items()}
+
+
+def _check_options(provider: Any, options: dict[str, Any], source: str) -> None:
+    if not hasattr(provider, "rltf_check_options"):
+        return
+    try:
+        provider.rltf_check_options(options=options)
+    except RltfError as error:
+        raise RltfError(f"{source}: {error}") from None
 
 
 def read_feedback_options(path: Path | None, known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ the run that was killed.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, List, Optional
@@ -15,9 +16,12 @@ from typing import Any, List, Optional
 import typer
 from rich.console import Console
 
-from rltf.config import TrainConfig, apply_overrides, config_from_dict, load_config, parse_assignment
-from rltf.errors import RltfError
+from rltf.config import TrainConfig, apply_overrides, config_from_dict, load_config, parse_assignment, read_toml
+from rltf.errors import Interrupted, RltfError
 from rltf.plugins import parse_names
+from rltf.run_folder import check_resumable
+
+log = logging.getLogger("rltf.train")
 
 CONFIG = typer.Option(None, "--config", metavar="FILE.toml", dir_okay=False, help="Run settings (see docs/training.md).")
 MODEL = typer.Option(None, "--model", help="Hugging Face model name or local path; default: the embedded model.")
@@ -80,12 +84,12 @@ def sft_command(
     """Supervised fine-tuning on reference solutions only (RLTF's warm-up stage), then held-out pass@1."""
     flags = {"model.name": model, "data.dataset": dataset, "data.path": _str(data_path), "run.out": _str(out),
              "sft.steps": steps, "run.save_every": save_every, "run.seed": seed, "run.device": device}
-    _run(config_file, flags, settings or [], resume, quiet, forced={"run.max_steps": 0})
+    _run(config_file, flags, settings or [], resume, quiet, forced={"run.max_steps": 0}, command="rltf sft")
 
 
 def report_command(
     run_dir: Path = typer.Argument(..., metavar="DIR", file_okay=False, help="A run folder made by rltf train."),
-    out: Optional[Path] = typer.Option(None, "--out", file_okay=False, help="Where the PNGs go; default DIR/plots."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the PNGs go; default DIR/plots."),
 ) -> None:
     """Draw a run's training curves (losses, rewards, pass rate, outcomes, speed) to PNG files."""
     from rltf.report import draw_report
@@ -95,32 +99,77 @@ def report_command(
 
 
 def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments: list[str],
-                   forced: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the file, then the flags, then ``--set``; ``forced`` (what a command means) last."""
-    config = load_config(config_file) if config_file is not None else config_from_dict({})
+                   forced: dict[str, Any] | None = None, command: str = "rltf train") -> TrainConfig:
+    """Defaults, then the file, then the flags, then ``--set``; ``forced`` (what a command means) last.
+
+    A setting the command fixes or never reads is refused when given with ``--set`` (the user
+    asked for something that would not happen) and named in a warning when it comes from a
+    shared config file.
+    """
+    file_data = read_toml(config_file) if config_file is not None else {}
+    config = config_from_dict(file_data, str(config_file)) if config_file is not None else config_from_dict({})
+    overrides = dict(parse_assignment(a) for a in assignments)
+    _refuse_ignored(command, forced or {}, overrides, file_data, config_file)
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None}, "command line")
-    config = apply_overrides(config, dict(parse_assignment(a) for a in assignments), "--set")
+    config = apply_overrides(config, overrides, "--set")
     config = apply_overrides(config, forced or {}, "command line")
     if not config.run.out:
         config.run.out = str(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     return config
 
 
+# What `rltf sft` never reads: the RL stage's settings (the actor's generation settings and the
+# learner's pass sizes still serve its held-out evaluation and its updates).
+SFT_READS = {"actor": {"max_new_tokens", "generation_batch", "stop"},
+             "learner": {"grad_clip", "micro_batch_size", "pass_cost_tokens"}}
+SFT_IGNORES = {"buffer": None, "feedback": None, "actor": SFT_READS["actor"], "learner": SFT_READS["learner"],
+               "run": {"max_steps", "mode", "offline_problems", "eval_every", "overlap"}}
+
+
+def _ignored_by(command: str, forced: dict[str, Any], key: str) -> bool:
+    if key in forced:
+        return True
+    if command != "rltf sft":
+        return False
+    section, _, name = key.partition(".")
+    name = name.split(".")[0]
+    if section not in SFT_IGNORES:
+        return False
+    listed = SFT_IGNORES[section]
+    if section in SFT_READS:
+        return name not in listed
+    return listed is None or name in listed
+
+
+def _refuse_ignored(command: str, forced: dict[str, Any], overrides: dict[str, Any], file_data: dict[str, Any],
+                    config_file: Path | None) -> None:
+    for key in overrides:
+        if _ignored_by(command, forced, key):
+            raise RltfError(f"--set {key}: {command} does not use this setting (it trains no RL steps); "
+                            "use rltf train for RL")
+    in_file = [f"{section}.{key}" for section, table in file_data.items() if isinstance(table, dict) for key in table]
+    ignored = [key for key in in_file if _ignored_by(command, forced, key)]
+    if ignored:
+        log.warning("%s: %s ignores %s", config_file, command, ", ".join(ignored))
+
+
 def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str], resume: Path | None,
-         quiet: bool, forced: dict[str, Any] | None = None) -> None:
-    from rltf.trainer import train
+         quiet: bool, forced: dict[str, Any] | None = None, command: str = "rltf train") -> None:
+    from rltf.trainer import TrainingStopped, train
 
     if resume is not None:
         given = [name for name, value in flags.items() if value is not None]
         if config_file is not None or assignments or given:
             raise RltfError("--resume takes the run's own config.toml; give no other setting with it")
+        check_resumable(resume)
         config = load_config(resume / "config.toml")
         config.run.out = str(resume)
     else:
-        config = resolve_config(config_file, flags, assignments, forced)
-        if Path(config.run.out, "checkpoints").is_dir():
-            raise RltfError(f"{config.run.out} already holds a run; use --resume {config.run.out} or another --out")
-    summary = train(config, resume=resume is not None, quiet=quiet)
+        config = resolve_config(config_file, flags, assignments, forced, command)
+    try:
+        summary = train(config, resume=resume is not None, quiet=quiet)
+    except TrainingStopped as stop:
+        raise Interrupted(f"{stop}; continue it with: {command} --resume {stop.folder}") from None
     console = Console()
     for name in ("before_sft", "before", "after"):
         if name in summary:

@@ -17,6 +17,7 @@ Every setting is in ``TrainConfig``; the run folder holds ``config.toml``,
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -34,13 +35,16 @@ from rich.console import Console
 
 from rltf.actor import Actor
 from rltf.buffer import OnlineBuffer
-from rltf.checkpoint import checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rltf.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rltf import run_folder
 from rltf.config import TrainConfig, to_toml
-from rltf.evaluate import evaluate
+from rltf.errors import Interrupted, RltfError
+from rltf.evaluation.policy import evaluate
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
 from rltf.learner import Learner, Optimization
 from rltf.metrics import MetricsLog, truncate
+from rltf.outputs import write_folder, write_text
 from rltf.plugins import Plugins, ReferenceOracle
 from rltf.policy import Policy, TokenSequence
 from rltf.problems import Problem
@@ -51,6 +55,7 @@ from rltf.token_rewards import Rollout, is_trainable, term_key, to_examples
 from rltf.training_data import TrainingProblems, reference_completion, training_problems
 
 log = logging.getLogger("rltf.trainer")
+TOKENIZER = "tokenizer"
 
 
 @dataclass
@@ -79,6 +84,12 @@ class Run:
         self.policy = build_policy(config, self.dir, self.problems, self.device)
         self.summary: dict[str, Any] = {}
         self.with_tests: dict[str, Problem] = {}
+
+    def save_tokenizer(self) -> None:
+        """The embedded model's tokenizer is trained at the start; a resumed run must reuse it."""
+        saved = self.dir / TOKENIZER
+        if not self.config.model.name and not (saved / "tokenizer.json").exists():
+            write_folder(saved, self.policy.tokenizer.save_pretrained)
 
     # --- judge + feedback, run in the background thread -------------------------------------
 
@@ -118,32 +129,60 @@ class Run:
         return out
 
 
+class TrainingStopped(Interrupted):
+    """Ctrl-C stopped a run after its folder was claimed; ``checkpoint`` is what ``--resume`` continues from."""
+
+    def __init__(self, folder: Path, checkpoint: Path | None):
+        self.folder, self.checkpoint = folder, checkpoint
+        where = (f"its newest checkpoint is {checkpoint.name}" if checkpoint is not None
+                 else "it saved no checkpoint yet, so resuming starts it over")
+        super().__init__(f"the run in {folder} stopped; {where}")
+
+
 def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
           console: Console | None = None) -> dict[str, Any]:
-    """Run (or resume) the whole procedure and return the summary written to ``summary.json``."""
+    """Run (or resume) the whole procedure and return the summary written to ``summary.json``.
+
+    Everything is loaded and checked before the run folder is touched, so a command that
+    fails on its inputs writes nothing; Ctrl-C once it runs raises ``TrainingStopped``.
+    """
     console = console or Console(stderr=True)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
     run_dir = Path(config.run.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    latest = checkpoints(run_dir / "checkpoints")[-1] if resume and checkpoints(run_dir / "checkpoints") else None
-    if latest is None:  # a fresh run, or one killed before its first checkpoint: start over
-        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
-        (run_dir / "metrics.jsonl").write_text("", encoding="utf-8")
+    if resume:
+        run_folder.check_resumable(run_dir)
+    else:
+        run_folder.check_new(run_dir)
+    latest = run_folder.newest_checkpoint(run_dir) if resume else None
     _seed(config.run.seed)
     run = Run(config, console, quiet)
+    if not resume:
+        run_folder.claim(run_dir, to_toml(config))
+    elif latest is None:  # killed before its first checkpoint: start over
+        run_folder.restart(run_dir)
+    run.save_tokenizer()
+    try:
+        _stages(run, latest)
+    except KeyboardInterrupt:
+        raise TrainingStopped(run_dir, run_folder.newest_checkpoint(run_dir)) from None
+    return run.summary
+
+
+def _stages(run: Run, latest: Path | None) -> None:
+    config, run_dir = run.config, run.dir
     state = load_checkpoint(latest) if latest is not None else None
     if state is not None:
-        truncate(run_dir / "metrics.jsonl", state["metrics_bytes"])
+        truncate(run_dir / run_folder.METRICS, state["metrics_bytes"])
         run.summary = state["summary"]
-        console.print(f"resuming from {latest}", highlight=False)
+        run.console.print(f"resuming from {latest}", highlight=False)
     judge_config = JudgeConfig(timeout_s=config.judge.timeout_s, memory_mb=config.judge.memory_mb,
                                workers=config.judge.workers or None, isolation=config.judge.isolation,
                                packages=tuple(config.judge.packages))
-    metrics = MetricsLog(run_dir / "metrics.jsonl", run_dir / "tensorboard" if config.run.tensorboard else None)
+    metrics = MetricsLog(run_dir / run_folder.METRICS, run_dir / "tensorboard" if config.run.tensorboard else None)
     try:
         with Judge(judge_config) as judge:
-            console.print(f"judge isolation: {judge.isolation}; device: {run.device}", highlight=False)
+            run.console.print(f"judge isolation: {judge.isolation}; device: {run.device}", highlight=False)
             supervised_stage(run, judge, metrics, state if state and state["phase"] == "sft" else None)
             if config.run.max_steps:
                 rl_stage(run, judge, metrics, state if state and state["phase"] == "rl" else None)
@@ -153,8 +192,7 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     save_final_model(run)
     run.summary.update(model=config.model.name or "embedded", seed=config.run.seed,
                        sft_steps=config.sft.steps, rl_steps=config.run.max_steps, mode=config.run.mode)
-    _write_json(run_dir / "summary.json", run.summary)
-    return run.summary
+    write_text(run_dir / run_folder.SUMMARY, json.dumps(run.summary, indent=2) + "\n")
 
 
 def evaluation(run: Run, judge: Judge, name: str) -> dict[str, Any]:
@@ -229,7 +267,8 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         pending = actor.rollouts(problems.take(c.actor.problems_per_step))
     with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
             ThreadPoolExecutor(1, thread_name_prefix="rltf-actor") as generator, \
-            step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update:
+            step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update, \
+            judge.cancelled_on_error():  # innermost: on Ctrl-C, stop judging before waiting for the thread
         for step in range(start + 1, c.run.max_steps + 1):
             began = time.perf_counter()
             judging: Future | None = None
@@ -342,13 +381,12 @@ def build_policy(config: TrainConfig, run_dir: Path, problems: TrainingProblems,
 
     from rltf import embedded
 
-    saved = run_dir / "tokenizer"
+    saved = run_dir / TOKENIZER
     if (saved / "tokenizer.json").exists():
         tokenizer = AutoTokenizer.from_pretrained(str(saved))
     else:
         texts = [s for p in problems.supervised for s in p.solutions] + [p.prompt for p in problems.rl]
         tokenizer = embedded.train_tokenizer(texts, config.embedded.vocab_size)
-        tokenizer.save_pretrained(str(saved))
     model = embedded.build_model(tokenizer, config.embedded, config.run.seed)
     settings = config.model
     limit = config.embedded.context - config.actor.max_new_tokens
@@ -360,10 +398,14 @@ def build_policy(config: TrainConfig, run_dir: Path, problems: TrainingProblems,
 
 
 def save_final_model(run: Run) -> None:
-    """Standard Hugging Face format: ``from_pretrained(run_dir / "model")`` loads it (LoRA: the adapter)."""
-    out = run.dir / "model"
-    run.policy.model.save_pretrained(str(out))
-    run.policy.tokenizer.save_pretrained(str(out))
+    """Standard Hugging Face format: ``from_pretrained(run_dir / "model")`` loads it (LoRA: the adapter).
+
+    Written under a temporary name and renamed, so ``model/`` is complete or absent."""
+    def fill(folder: Path) -> None:
+        run.policy.model.save_pretrained(str(folder))
+        run.policy.tokenizer.save_pretrained(str(folder))
+
+    write_folder(run.dir / "model", fill)
 
 
 def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,
@@ -426,9 +468,21 @@ def _flat(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _device(name: str) -> torch.device:
+    """The device, tried with an empty tensor: torch accepts "cuda:7" or "mps" on a machine
+    without them, and would fail only at the first tensor, after the model has loaded."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    advice = f"use auto, cpu, cuda or cuda:N (CUDA devices visible here: {torch.cuda.device_count()})"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise RltfError(f"run.device {name!r} is not a device name torch knows; {advice}") from None
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise RltfError(f"run.device {name!r} cannot be used here ({reason}); {advice}") from None
+    return device
 
 
 def _autocast(precision: str, device: torch.device) -> Callable[[], Any]:
@@ -450,11 +504,3 @@ def _seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    import json
-
-    partial_path = path.with_suffix(".partial")
-    partial_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    partial_path.replace(path)

@@ -61,7 +61,7 @@ def test_bad_completion_rows_give_one_line_naming_file_row_and_field(tmp_path, r
 def test_missing_completions_file_is_a_one_line_error(tmp_path):
     result = runner.invoke(app, eval_args(tmp_path / "absent.jsonl"))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'absent.jsonl'}: cannot read (No such file or directory)"
+    assert result.stderr.strip() == f"error: {tmp_path / 'absent.jsonl'}: no such file"
 
 
 @pytest.mark.parametrize("ks", ["", "1,x", "0,1"])

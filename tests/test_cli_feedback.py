@@ -238,17 +238,26 @@ def test_generated_tests_are_judged_and_a_failing_generator_costs_only_its_tests
     assert summary["feedback_failures"] == {"extra": 1}
 
 
-@pytest.mark.parametrize(("feedback", "table", "message"), [
-    ("unittest", "[unittest]\nalfa = 1\n", "error: unknown option 'alfa' for feedback provider 'unittest'"),
-    ("extra", "[extra]\nfail = 1\n", "error: extra does not understand fail = 1"),
-])
-def test_a_provider_rejecting_its_options_stops_the_run(tmp_path, fakes, feedback, table, message):
+def test_a_bundled_provider_rejects_a_bad_option_before_any_program_runs(tmp_path, fakes):
     options = tmp_path / "feedback.toml"
-    options.write_text(table)
+    options.write_text("[unittest]\nalfa = 1\n")
 
-    result, rows, summary = run_eval(tmp_path, "--feedback", feedback, "--feedback-options", str(options))
+    result, rows, summary = run_eval(tmp_path, "--feedback", "unittest", "--feedback-options", str(options))
 
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1].startswith(message)
+    assert result.stderr.splitlines() == [
+        f"error: {options}: unknown option 'alfa' for feedback provider 'unittest'; "
+        "valid options: coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha"]
+    assert (rows, summary) == ([], None)
+
+
+def test_a_provider_without_an_options_check_stops_the_run_when_it_first_scores(tmp_path, fakes):
+    options = tmp_path / "feedback.toml"
+    options.write_text("[extra]\nfail = 1\n")
+
+    result, rows, summary = run_eval(tmp_path, "--feedback", "extra", "--feedback-options", str(options))
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith("error: extra does not understand fail = 1")
     assert "warning:" not in result.stderr
     assert (rows, summary) == ([], None)

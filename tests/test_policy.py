@@ -62,7 +62,11 @@ def seq(tok, prompt, completion, eos=False):
 
 @pytest.fixture(scope="module")
 def taught(tok):
-    """A policy taught that one prompt's completion ends with EOS and another's runs on."""
+    """A policy taught that one prompt's completion ends with EOS and another's runs on.
+
+    Dropout draws from torch's global generator, so it is seeded here: what ran before in
+    the same process must not decide what the model learns."""
+    torch.manual_seed(0)
     policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
     ends = seq(tok, "def add(a, b):\n", "    return a + b\n", eos=True)
     runs_on = seq(tok, "x = int(input())\n", "print(x * 2)\n" * 3)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from typer.testing import CliRunner
 
+from rltf.cli import app
 from rltf.errors import DataError, RltfError
 from rltf.report import draw_report
 
@@ -124,3 +127,81 @@ def test_bad_summary_json_is_located(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not valid JSON") as caught:
         draw_report(run)
     assert caught.value.path == str(run / "summary.json")
+
+
+def test_live_run_skips_its_half_written_last_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = write_run(tmp_path / "run", sft_rows(3) + [rl_row(s) for s in range(1, 4)])
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(rl_row(4))[:40])
+    with caplog.at_level(logging.WARNING, logger="rltf.report"):
+        written = draw_report(run)
+    assert {p.name for p in written} == ALL_FIGURES - {"heldout.png"}
+    for path in written:
+        assert_real_png(path)
+    [record] = caplog.records
+    assert record.name == "rltf.report" and record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"{run / 'metrics.jsonl'}, row 7: skipped;")
+
+
+def test_whole_last_line_without_newline_is_a_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = write_run(tmp_path / "run", [])
+    (run / "metrics.jsonl").write_text(json.dumps(sft_rows(1)[0]), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert [p.name for p in draw_report(run)] == ["sft_loss.png"]
+    assert not caplog.records
+
+
+def test_bad_middle_line_of_a_live_run_is_still_an_error(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", sft_rows(3))
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1][:20]
+    (run / "metrics.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(DataError, match="not valid JSON") as caught:
+        draw_report(run)
+    assert caught.value.row == 2
+
+
+def test_byte_order_mark_and_bad_bytes(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", sft_rows(3))
+    metrics = run / "metrics.jsonl"
+    metrics.write_bytes(b"\xef\xbb\xbf" + metrics.read_bytes())
+    (run / "summary.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"after": {"pass@1": 0.5}}).encode())
+    assert {p.name for p in draw_report(run)} == {"sft_loss.png", "heldout.png"}
+    metrics.write_bytes(metrics.read_bytes().replace(b'"step": 2', b'"step": \xb2'))
+    with pytest.raises(DataError, match="not UTF-8 text") as caught:
+        draw_report(run)
+    assert caught.value.row == 2
+
+
+@pytest.mark.parametrize(("rows", "why"), [
+    ([{"phase": "sft", "loss/sl": 1.0}, {"phase": "rl", "step": "3", "loss/sl": 1.0}],
+     "read 2 row(s), and none is an sft/rl/eval row with a numeric step"),
+    ([{"phase": "warmup", "step": 1, "loss/sl": 1.0}, {"phase": "rl", "step": 1, "grad_norm": 2.0}],
+     "read 2 row(s), and the 1 sft/rl/eval row(s) with a step hold no value that any figure plots"),
+])
+def test_rows_that_give_no_figure_say_why(tmp_path: Path, rows: list[dict], why: str) -> None:
+    run = write_run(tmp_path / "run", rows)
+    with pytest.raises(RltfError) as caught:
+        draw_report(run)
+    assert str(caught.value) == f"{run / 'metrics.jsonl'}: nothing to plot yet: {why}"
+    assert not (run / "plots").exists()
+
+
+def test_out_under_a_file_is_one_error_line(tmp_path: Path) -> None:
+    run = full_run(tmp_path / "run")
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "plots"
+    result = CliRunner().invoke(app, ["report", str(run), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --out {out}: a part of the path is a file, not a folder\n"
+    assert result.stdout == ""
+
+
+def test_cli_shows_the_skipped_line_as_a_warning(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", sft_rows(3))
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"phase": "sft", "st')
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"warning: {run / 'metrics.jsonl'}, row 4: skipped;")
+    assert result.stdout.split() == [str(run / "plots" / "sft_loss.png")]

@@ -23,6 +23,10 @@ class HypothesisTests:
     description = "extra tests: Hypothesis inputs shaped like the problem's own, answers from its reference solution"
 
     @hookimpl
+    def rltf_check_options(self, options: Mapping[str, Any]) -> None:
+        Options.parse(options)
+
+    @hookimpl
     def rltf_extra_tests(self, problem: Problem, oracle: Any, options: Mapping[str, Any]) -> list[Any]:
         return extra_tests(problem, oracle, Options.parse(options))
 

@@ -109,6 +109,10 @@ class PylintFeedback:
         self.worker = PylintWorker()
 
     @hookimpl
+    def rltf_check_options(self, options: Mapping[str, Any]) -> None:
+        Settings.from_options(options)
+
+    @hookimpl
     def rltf_score(self, samples: Sequence[JudgedSample], options: Mapping[str, Any]) -> list[list[Reward]]:
         settings = Settings.from_options(options)
         if not samples:

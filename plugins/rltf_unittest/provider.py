@@ -89,6 +89,10 @@ class UnitTestFeedback:
     description = "RLTF unit-test rewards: coarse outcome, fine-grained error line, adaptive pass ratio"
 
     @hookimpl
+    def rltf_check_options(self, options: Mapping[str, Any]) -> None:
+        Settings.from_options(options)
+
+    @hookimpl
     def rltf_score(self, samples: Sequence[JudgedSample], options: Mapping[str, Any]) -> list[list[Reward]]:
         settings = Settings.from_options(options)
         return [score_sample(sample, settings) for sample in samples]

@@ -31,6 +31,7 @@ from rltf.datasets.records import (
     read_text,
 )
 from rltf.errors import DataError, RltfError
+from rltf.hub import dataset_cached_copy
 from rltf.problems import CallCase, CallTests, Problem, StdioCase, StdioTests, Tests
 
 SOURCE = "apps"
@@ -105,18 +106,23 @@ def hub_file(split: str | None) -> Path:
 
     Downloaded as a file rather than through ``datasets.load_dataset``: the hub repo's
     loading script is refused by datasets>=4, and the raw file gets the same parser and
-    line-numbered errors as a local copy.
+    line-numbered errors as a local copy. An unreachable hub is told at once (see
+    ``rltf.hub``), or the cached file is used if there is one.
     """
     if split is None:
         raise RltfError(
             "APPS on the Hugging Face hub has train and test splits that reuse problem ids; choose one with a split"
         )
+    what, filename = f"APPS ({split})", f"{split}.jsonl"
+    cached = dataset_cached_copy(HUB_NAME, filename, what, LOCAL_COPIES)
+    if cached is not None:
+        return Path(cached)
     try:
         from huggingface_hub import hf_hub_download
 
-        return Path(hf_hub_download(HUB_NAME, f"{split}.jsonl", repo_type="dataset"))
+        return Path(hf_hub_download(HUB_NAME, filename, repo_type="dataset"))
     except Exception as err:  # offline, renamed, rate-limited...: all mean "use a local copy"
-        raise hub_error(f"APPS ({split})", err, LOCAL_COPIES) from err
+        raise hub_error(what, err, LOCAL_COPIES) from err
 
 
 def is_problem_folder(path: Path) -> bool:

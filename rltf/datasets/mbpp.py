@@ -26,10 +26,12 @@ from rltf.datasets.records import (
     check_split,
     collect,
     hub_error,
-    read_json_list,
-    read_jsonl,
+    json_list_records,
+    jsonl_records,
 )
 from rltf.errors import DataError
+from rltf.hub import check_dataset_hub
+from rltf.inputs import read_text
 from rltf.problems import AssertTests, Problem
 
 SOURCE = "mbpp"
@@ -45,15 +47,37 @@ SPLITS: Mapping[str, range] = {
 def load_full(path: str | None = None, split: str | None = None, on_error: OnError = "raise") -> LoadReport:
     """Load the full release: mbpp.jsonl, or the hub's "full" config when no path is given."""
     check_split(split, SPLITS, "MBPP")
-    records = read_jsonl(Path(path)) if path else hub_records("full")
+    records = full_records(Path(path)) if path else hub_records("full")
     return collect(in_split(records, split), build_full, on_error)
 
 
 def load_sanitized(path: str | None = None, split: str | None = None, on_error: OnError = "raise") -> LoadReport:
     """Load the sanitized subset: sanitized-mbpp.json, or the hub's "sanitized" config."""
     check_split(split, SPLITS, "MBPP")
-    records = read_json_list(Path(path)) if path else hub_records("sanitized")
+    records = sanitized_records(Path(path)) if path else hub_records("sanitized")
     return collect(in_split(records, split), build_sanitized, on_error)
+
+
+def full_records(path: Path) -> Iterator[Record | DataError]:
+    """The rows of mbpp.jsonl; the two releases are easily swapped, so the other's layout is named."""
+    text = read_text(path)
+    if first_character(text) == "[":
+        raise DataError(str(path), "holds one JSON list, the layout of the sanitized release "
+                                   "(sanitized-mbpp.json); use --dataset mbpp-sanitized")
+    return jsonl_records(path, text)
+
+
+def sanitized_records(path: Path) -> Iterator[Record | DataError]:
+    """The rows of sanitized-mbpp.json, naming the full release when given its layout."""
+    text = read_text(path)
+    if first_character(text) == "{":
+        raise DataError(str(path), "holds JSON objects, not one JSON list: the JSON-lines layout of the full "
+                                   "release (mbpp.jsonl); use --dataset mbpp")
+    return json_list_records(path, text)
+
+
+def first_character(text: str) -> str:
+    return text.lstrip()[:1]
 
 
 def build_full(record: Record) -> Problem:
@@ -128,6 +152,7 @@ def in_split(records: Iterable[Record | DataError], split: str | None) -> Iterat
 
 def hub_records(config: str) -> Iterator[Record]:
     """Every row of every split of the hub copy, in task id order like the files."""
+    check_dataset_hub(f"MBPP ({config})", "mbpp/mbpp.jsonl, mbpp/sanitized-mbpp.json")
     try:
         from datasets import load_dataset
 

@@ -8,7 +8,6 @@ and a skipping load reports what it skipped.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, TypeVar
 
 from rltf.errors import DataError, RltfError
+from rltf.inputs import numbered_lines, read_text
 from rltf.problems import Problem
 
 OnError = Literal["raise", "skip"]
@@ -99,21 +99,11 @@ def json_error_message(err: ValueError) -> str:
     return f"invalid JSON ({err})"
 
 
-def read_text(path: Path, row: int | str | None = None) -> str:
-    """The text of a file (gunzipped when it ends in .gz); a missing file is a DataError."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8") as stream:
-                return stream.read()
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(str(path), "no such file", row=row) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(str(path), f"cannot read: {err}", row=row) from None
-
-
 def read_json_file(path: Path, row: int | str | None = None) -> Any:
-    text = read_text(path, row)
+    return parse_json(path, read_text(path, row), row)
+
+
+def parse_json(path: Path, text: str, row: int | str | None = None) -> Any:
     try:
         return decode_json(text)
     except ValueError as err:
@@ -121,10 +111,13 @@ def read_json_file(path: Path, row: int | str | None = None) -> Any:
 
 
 def read_jsonl(path: Path) -> Iterator[Record | DataError]:
+    return jsonl_records(path, read_text(path))
+
+
+def jsonl_records(path: Path, text: str) -> Iterator[Record | DataError]:
     """One record per non-blank line; a line that is not a JSON object becomes its error."""
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if line.strip():
-            yield _parse_line(str(path), number, line)
+    for number, line in numbered_lines(text):
+        yield _parse_line(str(path), number, line)
 
 
 def _parse_line(path: str, number: int, line: str) -> Record | DataError:
@@ -137,9 +130,9 @@ def _parse_line(path: str, number: int, line: str) -> Record | DataError:
     return Record(path, number, data)
 
 
-def read_json_list(path: Path) -> Iterator[Record | DataError]:
+def json_list_records(path: Path, text: str) -> Iterator[Record | DataError]:
     """Records of a file holding one JSON list of objects; ``row`` is the 1-based position."""
-    rows = read_json_file(path)
+    rows = parse_json(path, text)
     if not isinstance(rows, list):
         raise DataError(str(path), f"expected a JSON list of objects, got {type(rows).__name__}")
     for number, data in enumerate(rows, start=1):

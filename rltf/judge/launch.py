@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import shutil
+import signal
 import subprocess
 import uuid
 from typing import Any
@@ -122,6 +123,17 @@ class WorkerProcess:
         reply = channel.recv(self.proc.stdout.fileno())
         self.known.add(job["key"])
         return reply
+
+    def kill(self) -> None:
+        """End the worker and its program now, from any thread; the thread using it sees the
+        channel close and calls ``close``. Its session holds every process it started (in
+        the sandbox, so does its PID namespace)."""
+        if self.proc.poll() is not None:  # already reaped: its pid may belong to someone else now
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.proc.kill()
 
     def close(self) -> None:
         """Ask the worker to stop, kill it if it does not, and wait until its sandbox is empty."""

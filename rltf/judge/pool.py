@@ -13,8 +13,9 @@ import logging
 import os
 import queue
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rltf.errors import RltfError
 from rltf.problems import CallTests, Problem, StdioTests
@@ -30,6 +31,14 @@ log = logging.getLogger("rltf.judge")
 # The host's own bound on one program, beyond the worker's: a worker that has not answered
 # by then is killed and replaced, and the program scored as a timeout.
 _HOST_BOUND_FACTOR, _HOST_GRACE_S = 2.0, 5.0
+# More workers than this per core only queue for the CPU, each holding memory and a sandbox.
+MAX_WORKERS_PER_CORE = 8
+# Limits a user may set, checked where they are read (CLI options, config files) and here.
+LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    "timeout_s": (0.001, 3600.0),
+    "memory_mb": (64, 1 << 20),
+    "workers": (1, 4096),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,12 @@ class JudgeConfig:
     isolation: str = "auto"
     packages: tuple[str, ...] = DEFAULT_PACKAGES
 
+    def __post_init__(self) -> None:
+        for name, (low, high) in LIMIT_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:  # also refuses NaN
+                raise RltfError(f"judge setting {name} must be between {low:g} and {high:g}, got {value!r}")
+
     def limits(self) -> Limits:
         return Limits(self.timeout_s, self.memory_mb, self.max_output_bytes, self.max_file_mb, self.max_processes,
                       self.max_program_bytes)
@@ -59,6 +74,22 @@ class JudgeConfig:
 def default_workers() -> int:
     """Two per core: a program waiting out its timeout holds a worker, not a core."""
     return 2 * (os.cpu_count() or 1)
+
+
+def worker_count(requested: int | None) -> int:
+    """The workers to start: a request beyond ``MAX_WORKERS_PER_CORE`` per core is capped, with a warning."""
+    if requested is None:
+        return default_workers()
+    cap = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if requested > cap:
+        log.warning("%d judge workers on %d cores would only queue for the CPU; using %d (%d per core)",
+                    requested, os.cpu_count() or 1, cap, MAX_WORKERS_PER_CORE)
+        return cap
+    return requested
+
+
+class JudgeCancelled(RltfError):
+    """A ``Judge.run`` stopped by ``Judge.cancel`` (Ctrl-C): its programs were killed, none was scored."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +156,13 @@ class Judge:
     def __init__(self, config: JudgeConfig | None = None):
         self.config = config or JudgeConfig()
         isolation = detect(self.config.isolation, tuple(self.config.packages))
-        self._size = self.config.workers or default_workers()
+        self._size = worker_count(self.config.workers)
         self._resources = Resources(isolation, self._size, self.config.memory_mb, self.config.max_processes)
         self._jobs: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._busy: dict[int, tuple[_Batch, WorkerProcess]] = {}
+        self._busy_lock = threading.Lock()
+        self._batches: set[_Batch] = set()
 
     @property
     def isolation(self) -> str:
@@ -155,6 +189,30 @@ class Judge:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def cancel(self) -> None:
+        """Stop every ``run`` in progress, from any thread: queued programs are dropped and
+        running ones killed with their workers, so each such ``run`` raises ``JudgeCancelled``
+        within moments instead of judging what is left. The judge stays usable."""
+        for batch in list(self._batches):
+            self._cancel(batch)
+
+    @contextmanager
+    def cancelled_on_error(self) -> Iterator["Judge"]:
+        """Cancel what is being judged when the block raises (Ctrl-C included), so threads that
+        wait for a ``run`` to return are not kept waiting for programs nobody will use."""
+        try:
+            yield self
+        except BaseException:
+            self.cancel()
+            raise
+
+    def _cancel(self, batch: _Batch) -> None:
+        batch.fail(JudgeCancelled("judging was cancelled"))
+        with self._busy_lock:
+            running = [worker for owner, worker in self._busy.values() if owner is batch]
+        for worker in running:
+            worker.kill()
 
     def close(self) -> None:
         """Returns once every process the judge started is gone."""
@@ -185,6 +243,7 @@ class Judge:
             if same != i:
                 copies.setdefault(same, []).append(i)
         batch = _Batch(len(submissions), progress, copies)
+        self._batches.add(batch)
         specs: dict[str, dict[str, Any]] = {}
         limits = self.config.limits()._asdict()
         for (key, program, record), i in first.items():
@@ -192,7 +251,15 @@ class Judge:
                 specs[key] = test_spec(submissions[i].problem)
             job = {"id": i, "key": key, "program": program, "limits": limits, "record": record}
             self._jobs.put((batch, i, job, specs[key], submissions[i].problem.task_id))
-        batch.done.wait()
+        try:
+            batch.done.wait()
+        except BaseException:  # Ctrl-C: the caller will not wait for the rest
+            self._cancel(batch)
+            raise
+        finally:
+            self._batches.discard(batch)
+        if isinstance(batch.failure, JudgeCancelled):
+            raise batch.failure
         if batch.failure is not None:
             raise RltfError(f"the judge failed: {batch.failure}") from batch.failure
         return batch.results  # type: ignore[return-value]
@@ -209,14 +276,15 @@ class Judge:
             if batch.failure is not None:
                 continue
             try:
-                result, worker = self._judge_one(worker, slot, job, spec, task_id)
+                result, worker = self._judge_one(worker, slot, job, spec, task_id, batch)
             except Exception as exc:
                 batch.fail(exc)
                 continue
-            batch.finish(index, result)
+            if batch.failure is None:
+                batch.finish(index, result)
 
     def _judge_one(self, worker: WorkerProcess | None, slot: int, job: dict[str, Any], spec: dict[str, Any],
-                   task_id: str, retried: bool = False) -> tuple[JudgeResult, WorkerProcess | None]:
+                   task_id: str, batch: _Batch, retried: bool = False) -> tuple[JudgeResult, WorkerProcess | None]:
         """The result and the worker to use next (None once it had to be dropped).
 
         A worker whose own code fails ends itself; the program is judged once more by a new
@@ -225,7 +293,11 @@ class Judge:
         total = len(spec["cases"]) if spec["style"] != "assert" else len(spec["asserts"])
         worker = worker or WorkerProcess(self._resources, slot)
         bound = _HOST_BOUND_FACTOR * self.config.timeout_s + _HOST_GRACE_S
+        with self._busy_lock:
+            self._busy[slot] = (batch, worker)
         try:
+            if batch.failure is not None:  # cancelled while this worker was starting
+                raise channel.ChannelClosed()
             reply = worker.judge(job, spec, bound)
         except WorkerTimedOut:
             worker.close()
@@ -233,6 +305,9 @@ class Judge:
         except (channel.ChannelClosed, OSError, ValueError):
             worker.close()
             return _replaced("runtime_error", total, "WorkerKilled", "the program killed or broke its judge worker"), None
+        finally:
+            with self._busy_lock:
+                self._busy.pop(slot, None)
         if "internal_error" not in reply:
             if reply.get("retire"):  # it grew too big; it answered first, so no program pays for it
                 worker.close()
@@ -241,7 +316,7 @@ class Judge:
         worker.close()
         if not retried:
             log.debug("rltf judge: worker failed on task %s, judging again:\n%s", task_id, reply["internal_error"])
-            return self._judge_one(None, slot, job, spec, task_id, retried=True)
+            return self._judge_one(None, slot, job, spec, task_id, batch, retried=True)
         log.error("rltf judge: the judge failed twice on a program for task %s; it is scored as a runtime error "
                   "(JudgeError):\n%s", task_id, reply["internal_error"])
         return JudgeResult("runtime_error", 0, 0, total,

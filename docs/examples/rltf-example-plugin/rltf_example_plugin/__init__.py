@@ -23,12 +23,23 @@ class Prints:
     description = "Penalty on the lines of print() calls where tests check return values, not output"
 
     @hookimpl
+    def rltf_check_options(self, options):
+        """Called when the options are read, so a typo stops the command before any program runs."""
+        self.penalty(options)
+
+    @hookimpl
     def rltf_score(self, samples, options):
-        if set(options) - {"penalty"}:  # RltfError: the user's mistake, so rltf stops the run with it
-            raise RltfError(f"feedback provider 'prints' takes only the option 'penalty', not {sorted(options)}")
-        penalty = float(options.get("penalty", -0.5))
+        penalty = self.penalty(options)
         return [self.penalties(sample.program, penalty) if sample.problem.tests.style != "stdio" else []
                 for sample in samples]
+
+    def penalty(self, options) -> float:
+        if set(options) - {"penalty"}:  # RltfError: the user's mistake, so rltf stops the command with it
+            raise RltfError(f"feedback provider 'prints' takes only the option 'penalty', not {sorted(options)}")
+        value = options.get("penalty", -0.5)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RltfError(f"option 'penalty' of feedback provider 'prints' must be a number, not {value!r}")
+        return float(value)
 
     def penalties(self, program: str, penalty: float) -> list[Reward]:
         try:
