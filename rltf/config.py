@@ -287,6 +287,8 @@ def check(config: TrainConfig, source: str) -> None:
         if name and name not in ("builtin", *DATASETS):
             raise DataError(source, f"unknown dataset {name!r}; known datasets: builtin, {', '.join(DATASETS)}",
                             field=dotted)
+    if not 0 <= config.run.seed < 2**32:  # NumPy's seeds
+        raise DataError(source, f"must be between 0 and 2**32 - 1, got {config.run.seed}", field="run.seed")
     if not 0 < config.actor.top_p <= 1:
         raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
     for name in config.judge.packages:

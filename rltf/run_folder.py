@@ -40,17 +40,20 @@ def check_resumable(folder: Path) -> None:
 
 
 def claim(folder: Path, config_text: str) -> None:
-    """Make ``folder`` this run's: create it and its config exclusively, and an empty metrics file."""
+    """Make ``folder`` this run's: its whole ``config.toml`` appears at once, and only if no
+    other run's did (a hard link fails where the name exists), then an empty metrics file."""
     check_new(folder)
+    draft = folder / f".{CONFIG}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(folder / CONFIG, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        write_text(draft, config_text)
+        os.link(draft, folder / CONFIG)
     except FileExistsError:
         raise RltfError(f"--out {folder} was claimed by another run just now; choose another folder") from None
     except OSError as error:
         raise RltfError(f"cannot create the run folder {folder}: {error.strerror or error}") from None
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(config_text)
+    finally:
+        draft.unlink(missing_ok=True)
     write_text(folder / METRICS, "")
 
 
