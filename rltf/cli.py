@@ -28,7 +28,7 @@ from rltf.judge.view import DEFAULT_PACKAGES
 from rltf.outputs import check_outputs, write_text
 from rltf.plugins import Plugins, parse_names
 from rltf.scoring import Feedback, read_feedback_options
-from rltf import train_cli
+from rltf import bench_cli, train_cli
 
 log = logging.getLogger("rltf.cli")
 
@@ -232,6 +232,7 @@ def print_evaluation(console: Console, evaluated: Evaluated, summary: Summary, k
 app.command("train")(_user_errors(train_cli.train_command))
 app.command("sft")(_user_errors(train_cli.sft_command))
 app.command("report")(_user_errors(train_cli.report_command))
+app.add_typer(bench_cli.register(_user_errors), name="bench")
 
 
 @app.command("plugins")

@@ -21,6 +21,7 @@ from rltf.errors import DataError, RltfError
 from rltf.inputs import read_text
 from rltf.judge.pool import LIMIT_RANGES
 from rltf.judge.view import DEFAULT_PACKAGES
+from rltf.prompts import check_template
 
 try:
     import tomllib
@@ -300,25 +301,7 @@ def check(config: TrainConfig, source: str) -> None:
     if config.learner.baseline == "greedy" and not config.actor.greedy_baseline:
         raise DataError(source, "learner.baseline = 'greedy' needs actor.greedy_baseline = true",
                         field="learner.baseline")
-    _check_template(config.model.prompt_template, source)
-
-
-TEMPLATE_FIELDS = ("prompt", "starter_code", "entry_point", "tests")
-
-
-def _check_template(template: str, source: str) -> None:
-    import string
-
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as error:
-        raise DataError(source, f"not a valid template ({error}); write literal braces as {{{{ }}}}",
-                        field="model.prompt_template") from None
-    unknown = sorted(fields - set(TEMPLATE_FIELDS))
-    if unknown or "prompt" not in fields:
-        problem = f"unknown placeholder {{{unknown[0]}}}" if unknown else "must contain {prompt}"
-        raise DataError(source, f"{problem}; placeholders: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}",
-                        field="model.prompt_template")
+    check_template(config.model.prompt_template, source, "model.prompt_template")
 
 
 _TOML_BARE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")

@@ -10,13 +10,30 @@ The draw is the one ``generate`` makes (temperature, then nucleus filtering as
 but by inverse CDF from one uniform per row: ``torch.multinomial`` spends an exponential
 variate per vocabulary entry, which on a CPU costs more than a small model's forward.
 Models whose cache cannot drop rows keep them, and still stop when all have ended.
+
+Reproducible samples: given ``seeds``, row i draws its uniforms from its own stream
+(``random.Random(seeds[i])``, one draw per token), so a sample depends only on its seed
+(``sample_seed(run seed, task, sample index)``), not on the batch it was generated in,
+the batch's size or other rows, the shard or the resume point. What is left is
+floating point: a different batch width can change a logit in its last bits, which
+flips a draw only when it falls on a boundary between two tokens (see docs/bench.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import random
+from typing import Any, Callable, Sequence
 
 import torch
+
+StopCheck = Callable[[list[int]], bool]
+
+
+def sample_seed(seed: int, task_id: str, index: int) -> int:
+    """The seed of sample ``index`` of a task: a hash, so neighbouring seeds share nothing."""
+    digest = hashlib.sha256(f"{seed}\x00{task_id}\x00{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def positions(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -24,13 +41,17 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def next_tokens(logits: torch.Tensor, *, sample: bool, temperature: float, top_p: float) -> torch.Tensor:
-    """One token per row from ``logits`` (rows x vocab)."""
+def next_tokens(logits: torch.Tensor, *, sample: bool, temperature: float, top_p: float,
+                uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """One token per row from ``logits`` (rows x vocab); ``uniforms`` (rows x 1, in [0, 1)) are the
+    rows' draws, taken from torch's generator when not given."""
     if not sample:
         return logits.argmax(-1)
     probs = torch.softmax(nucleus(logits.float() / temperature, top_p), -1)
     cumulative = probs.cumsum(-1)
-    draw = torch.rand(len(probs), 1, device=probs.device) * cumulative[:, -1:]
+    if uniforms is None:
+        uniforms = torch.rand(len(probs), 1, device=probs.device)
+    draw = uniforms.to(cumulative) * cumulative[:, -1:]
     chosen = torch.searchsorted(cumulative, draw, right=True).squeeze(1)
     # Rounding can put the draw at the very top: take the last token that has probability.
     return torch.minimum(chosen, cumulative.argmax(-1))
@@ -48,13 +69,17 @@ def nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, eos_id: int,
-                       max_new_tokens: int, sample: bool, temperature: float = 1.0,
-                       top_p: float = 1.0) -> list[tuple[list[int], bool]]:
+                       max_new_tokens: int, sample: bool, temperature: float = 1.0, top_p: float = 1.0,
+                       seeds: Sequence[int] | None = None,
+                       stopped: StopCheck | None = None) -> list[tuple[list[int], bool]]:
     """Each row's new tokens (EOS not included) and whether it ended with EOS.
 
     ``input_ids`` are left-padded; positions count from each row's first real token, as
-    ``generate`` counts them and as the learner scores them.
+    ``generate`` counts them and as the learner scores them. ``seeds`` gives each row its
+    own stream of draws; ``stopped(tokens)`` ends a row early (a stop string was written),
+    which saves the tokens a caller would cut off anyway.
     """
+    streams = [random.Random(seed) for seed in seeds] if seeds is not None and sample else None
     mask = attention_mask
     place = positions(mask)
     out = model(input_ids=input_ids, attention_mask=mask, position_ids=place, use_cache=True)
@@ -62,18 +87,25 @@ def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torc
     rows = torch.arange(len(input_ids), device=input_ids.device)
     completions: list[list[int]] = [[] for _ in range(len(input_ids))]
     ended = [False] * len(input_ids)
+    halted = [False] * len(input_ids)
     droppable = hasattr(cache, "batch_select_indices")
     for step in range(max_new_tokens):
-        chosen = next_tokens(logits, sample=sample, temperature=temperature, top_p=top_p)
+        uniforms = None
+        if streams is not None:
+            uniforms = torch.tensor([[streams[row].random()] for row in rows.tolist()], dtype=torch.float64)
+        chosen = next_tokens(logits, sample=sample, temperature=temperature, top_p=top_p, uniforms=uniforms)
         going = chosen != eos_id
-        for row, token, goes in zip(rows.tolist(), chosen.tolist(), going.tolist()):
-            if ended[row]:
+        for index, (row, token, goes) in enumerate(zip(rows.tolist(), chosen.tolist(), going.tolist())):
+            if ended[row] or halted[row]:
                 continue
             if goes:
                 completions[row].append(token)
+                halted[row] = stopped is not None and stopped(completions[row])
             else:
                 ended[row] = True
-        if step == max_new_tokens - 1 or all(ended):
+            if ended[row] or halted[row]:
+                going[index] = False
+        if step == max_new_tokens - 1 or all(e or h for e, h in zip(ended, halted)):
             break
         if droppable and not going.all():
             keep = going.nonzero().squeeze(1)

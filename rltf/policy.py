@@ -11,8 +11,10 @@ that is trained is exactly the one that sampled, whatever the padding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -20,7 +22,8 @@ from rltf.config import ModelSettings
 from rltf.decoding import positions, sample_completions
 from rltf.errors import RltfError
 from rltf.hub import model_source
-from rltf.problems import AssertTests, Problem
+from rltf.problems import Problem
+from rltf.prompts import fill
 
 
 @dataclass(frozen=True)
@@ -42,16 +45,13 @@ class Policy:
         self.pad_id = tokenizer.pad_token_id
 
     def prompt_text(self, problem: Problem) -> str:
-        """The model's input for a problem: ``model.prompt_template`` filled in.
+        """The model's input for a problem: ``model.prompt_template`` filled in (``rltf.prompts``)."""
+        return fill(self.settings.prompt_template, problem)
 
-        Placeholders: ``{prompt}``, ``{starter_code}``, ``{entry_point}`` and ``{tests}``
-        (the first three assert-style tests, as MBPP's usual prompt shows them: it is the
-        only place MBPP names the function to write).
-        """
-        tests = problem.tests
-        shown = "\n".join(tests.asserts[:3]) if isinstance(tests, AssertTests) else ""
-        return self.settings.prompt_template.format(prompt=problem.prompt, starter_code=problem.starter_code,
-                                                    entry_point=problem.entry_point or "", tests=shown)
+    def max_positions(self) -> int:
+        """The longest sequence the model takes (prompt and completion together)."""
+        config = self.model.config
+        return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1 << 20
 
     def encode_prompts(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each prompt; a long prompt keeps its end, which the completion continues."""
@@ -70,23 +70,58 @@ class Policy:
 
     @torch.no_grad()
     def generate(self, prompt_ids: Sequence[list[int]], *, sample: bool, temperature: float = 1.0,
-                 top_p: float = 1.0, max_new_tokens: int = 40) -> list[tuple[list[int], bool]]:
-        """Each prompt's completion ids (EOS removed) and whether the model ended it with EOS."""
-        batch = self._left_padded(prompt_ids)
+                 top_p: float = 1.0, max_new_tokens: int = 40, seeds: Sequence[int] | None = None,
+                 stop: Sequence[str] = ()) -> list[tuple[list[int], bool]]:
+        """Each prompt's completion ids (EOS removed) and whether the model ended it with EOS.
+
+        With ``seeds``, each row's sample depends on its seed alone (``rltf.decoding``); a row
+        that writes one of the ``stop`` strings may end there (callers still cut at it).
+        """
         was_training = self.model.training
         self.model.eval()
         try:
             if not self.seq2seq:
-                return sample_completions(self.model, **batch, eos_id=self.eos_id, max_new_tokens=max_new_tokens,
-                                          sample=sample, temperature=temperature, top_p=top_p)
-            options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": max_new_tokens,
-                                       "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}
-            if sample:
-                options.update(temperature=temperature, top_p=top_p, top_k=0)
-            output = self.model.generate(**batch, **options)
+                return sample_completions(self.model, **self._left_padded(prompt_ids), eos_id=self.eos_id,
+                                          max_new_tokens=max_new_tokens, sample=sample, temperature=temperature,
+                                          top_p=top_p, seeds=seeds, stopped=self._stop_check(stop))
+            if seeds is None or not sample:
+                return self._seq2seq_generate(prompt_ids, sample, temperature, top_p, max_new_tokens)
+            return [self._seq2seq_seeded(ids, seed, temperature, top_p, max_new_tokens)
+                    for ids, seed in zip(prompt_ids, seeds)]
         finally:
             self.model.train(was_training)
+
+    def _seq2seq_generate(self, prompt_ids: Sequence[list[int]], sample: bool, temperature: float, top_p: float,
+                          max_new_tokens: int) -> list[tuple[list[int], bool]]:
+        options: dict[str, Any] = {"do_sample": sample, "max_new_tokens": max_new_tokens,
+                                   "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}
+        if sample:
+            options.update(temperature=temperature, top_p=top_p, top_k=0)
+        output = self.model.generate(**self._left_padded(prompt_ids), **options)
         return [self._until_eos(row.tolist()) for row in output]
+
+    def _seq2seq_seeded(self, prompt_ids: list[int], seed: int, temperature: float, top_p: float,
+                        max_new_tokens: int) -> tuple[list[int], bool]:
+        """Hugging Face's ``generate`` draws from torch's global generator for the whole batch, so a
+        seeded sample is generated alone, from a generator seeded for it and restored after."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return self._seq2seq_generate([prompt_ids], True, temperature, top_p, max_new_tokens)[0]
+
+    def _stop_check(self, stop: Sequence[str]) -> Callable[[list[int]], bool] | None:
+        """Whether a completion's newest tokens wrote a stop string; only its tail is decoded,
+        long enough to hold the longest stop string (every token decodes to at least a byte)."""
+        stops = [s for s in stop if s]
+        if not stops:
+            return None
+        tail = max(map(len, stops)) + 2
+
+        def stopped(ids: list[int]) -> bool:
+            text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            return any(s in text for s in stops)
+
+        return stopped
 
     def completion_logprobs(self, sequences: Sequence[TokenSequence]) -> list[torch.Tensor]:
         """log p(completion token | prompt, earlier tokens) for each sequence, with gradients."""
@@ -146,14 +181,56 @@ class Policy:
 def load_policy(settings: ModelSettings, device: torch.device, dtype: torch.dtype | None = None) -> Policy:
     """A model by Hugging Face name or local path; decoder-only or encoder-decoder as its config says.
 
+    A LoRA adapter folder (``adapter_config.json``, as peft and a LoRA run's ``model/`` save
+    it) loads its base model by the name the adapter records, then the adapter on top.
     Every failure to read the model (a missing folder, an unreachable hub, a folder without
     weights) is one line naming the model, not a traceback from deep inside transformers.
     """
+    adapter = adapter_base(settings.name)
+    if adapter is not None:
+        return _with_adapter(settings, adapter, device, dtype)
+    model, tokenizer = _load_pretrained(settings, settings.name, dtype)
+    return prepared(model, tokenizer, settings, device)
+
+
+def adapter_base(name: str) -> str | None:
+    """The base model a LoRA adapter folder names, or None when ``name`` is not an adapter folder."""
+    config = Path(name).expanduser() / "adapter_config.json"
+    if not config.is_file():
+        return None
+    try:
+        base = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError) as error:
+        raise RltfError(f"--model {name}: cannot read {config} ({error})") from None
+    if not isinstance(base, str) or not base:
+        raise RltfError(f"--model {name}: {config} names no base model (base_model_name_or_path)")
+    return base
+
+
+def _with_adapter(settings: ModelSettings, base: str, device: torch.device, dtype: torch.dtype | None) -> Policy:
+    try:
+        from peft import PeftModel
+    except ModuleNotFoundError:
+        raise RltfError(f"--model {settings.name} is a LoRA adapter, which needs peft: pip install 'rltf[lora]'") from None
+    model, tokenizer = _load_pretrained(settings, base, dtype)
+    if (Path(settings.name).expanduser() / "tokenizer_config.json").is_file():
+        tokenizer = _load_pretrained(settings, settings.name, dtype, tokenizer_only=True)[1]
+    try:
+        model = PeftModel.from_pretrained(model, str(Path(settings.name).expanduser()), is_trainable=True)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise RltfError(f"--model {settings.name}: cannot load the LoRA adapter onto {base} ({error})") from None
+    return prepared(model, tokenizer, replace(settings, lora_r=0), device)
+
+
+def _load_pretrained(settings: ModelSettings, name: str, dtype: torch.dtype | None,
+                     tokenizer_only: bool = False) -> tuple[Any, Any]:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    source = model_source(settings.name)
+    source = model_source(name)
     options = {"trust_remote_code": settings.trust_remote_code, "local_files_only": source.local_files_only}
     try:
+        if tokenizer_only:
+            return None, AutoTokenizer.from_pretrained(source.location, **options)
         config = AutoConfig.from_pretrained(source.location, **options)
         tokenizer = AutoTokenizer.from_pretrained(source.location, **options)
         seq2seq = settings.architecture == "seq2seq" or (
@@ -162,7 +239,7 @@ def load_policy(settings: ModelSettings, device: torch.device, dtype: torch.dtyp
         model = loader.from_pretrained(source.location, dtype=dtype, **options)
     except (OSError, ValueError) as error:
         raise source.error(error) from None
-    return prepared(model, tokenizer, settings, device)
+    return model, tokenizer
 
 
 def prepared(model: Any, tokenizer: Any, settings: ModelSettings, device: torch.device) -> Policy:

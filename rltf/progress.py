@@ -70,3 +70,17 @@ def step_progress(description: str, total: int, done: int = 0, *, quiet: bool = 
     with Progress(*_columns(), TextColumn("{task.fields[info]}"), console=console, transient=False) as progress:
         task = progress.add_task(description, total=total, completed=done, info="")
         yield lambda info="": progress.update(task, advance=1, info=info)
+
+
+@contextmanager
+def progress_bars(totals: dict[str, tuple[int, int]], *, quiet: bool = False,
+                  console: Console | None = None) -> Iterator[dict[str, Advance]]:
+    """Several bars in one display (rich shows one live display at a time), for stages that run
+    at once, such as generating and judging: ``{name: (total, done)}`` in, ``{name: advance}`` out."""
+    console = console or Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield {name: _ignore for name in totals}
+        return
+    with Progress(*_columns(), console=console, transient=False) as progress:
+        tasks = {name: progress.add_task(name, total=total, completed=done) for name, (total, done) in totals.items()}
+        yield {name: (lambda n=1, task=task: progress.advance(task, n)) for name, task in tasks.items()}

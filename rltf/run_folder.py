@@ -40,21 +40,26 @@ def check_resumable(folder: Path) -> None:
 
 
 def claim(folder: Path, config_text: str) -> None:
-    """Make ``folder`` this run's: its whole ``config.toml`` appears at once, and only if no
-    other run's did (a hard link fails where the name exists), then an empty metrics file."""
+    """Make ``folder`` this run's (``create_exclusively``), then give it an empty metrics file."""
     check_new(folder)
-    draft = folder / f".{CONFIG}.{os.getpid()}.tmp"
+    create_exclusively(folder, CONFIG, config_text, "--out")
+    write_text(folder / METRICS, "")
+
+
+def create_exclusively(folder: Path, name: str, text: str, option: str) -> None:
+    """Write ``folder/name`` whole and only if no one else did: a draft is hard-linked to the
+    name, which fails where the name exists, so two commands given one folder cannot share it."""
+    draft = folder / f".{name}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_text(draft, config_text)
-        os.link(draft, folder / CONFIG)
+        write_text(draft, text)
+        os.link(draft, folder / name)
     except FileExistsError:
-        raise RltfError(f"--out {folder} was claimed by another run just now; choose another folder") from None
+        raise RltfError(f"{option} {folder} was claimed by another command just now; choose another folder") from None
     except OSError as error:
-        raise RltfError(f"cannot create the run folder {folder}: {error.strerror or error}") from None
+        raise RltfError(f"cannot create the folder {folder}: {error.strerror or error}") from None
     finally:
         draft.unlink(missing_ok=True)
-    write_text(folder / METRICS, "")
 
 
 def restart(folder: Path) -> None:

@@ -38,7 +38,8 @@ from rltf.buffer import OnlineBuffer
 from rltf.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rltf import run_folder
 from rltf.config import TrainConfig, to_toml
-from rltf.errors import Interrupted, RltfError
+from rltf.devices import resolve_device
+from rltf.errors import Interrupted
 from rltf.evaluation.policy import evaluate
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
@@ -74,7 +75,7 @@ class Run:
     def __init__(self, config: TrainConfig, console: Console, quiet: bool = False):
         self.config, self.console, self.quiet = config, console, quiet
         self.dir = Path(config.run.out)
-        self.device = _device(config.run.device)
+        self.device = resolve_device(config.run.device, "run.device")
         self.autocast = _autocast(config.run.precision, self.device)
         self.loss_scaling = config.run.precision == "fp16"
         self.problems: TrainingProblems = training_problems(config.data)
@@ -121,7 +122,7 @@ class Run:
         """Reference completions, EOS included so the model learns where a program ends."""
         problems = [p for p in self.problems.supervised if reference_completion(p) is not None]
         prompts = self.policy.encode_prompts([self.policy.prompt_text(p) for p in problems])
-        limit = _max_positions(self.policy) - len(max(prompts, key=len, default=[]))
+        limit = self.policy.max_positions() - len(max(prompts, key=len, default=[]))
         out = []
         for problem, prompt in zip(problems, prompts):
             ids, _ = self.policy.encode_completion(reference_completion(problem))
@@ -467,24 +468,6 @@ def _flat(result: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _device(name: str) -> torch.device:
-    """The device, tried with an empty tensor: torch accepts "cuda:7" or "mps" on a machine
-    without them, and would fail only at the first tensor, after the model has loaded."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    advice = f"use auto, cpu, cuda or cuda:N (CUDA devices visible here: {torch.cuda.device_count()})"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise RltfError(f"run.device {name!r} is not a device name torch knows; {advice}") from None
-    try:
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RltfError(f"run.device {name!r} cannot be used here ({reason}); {advice}") from None
-    return device
-
-
 def _autocast(precision: str, device: torch.device) -> Callable[[], Any]:
     """bf16 autocast on a GPU that has it, fp16 when asked; full precision elsewhere (CPU autocast is slower here)."""
     if precision == "fp16":
@@ -493,11 +476,6 @@ def _autocast(precision: str, device: torch.device) -> Callable[[], Any]:
     if not use_bf16:
         return nullcontext
     return partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16)
-
-
-def _max_positions(policy: Policy) -> int:
-    config = policy.model.config
-    return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1 << 20
 
 
 def _seed(seed: int) -> None:
