@@ -225,7 +225,9 @@ def _with_adapter(settings: ModelSettings, base: str, device: torch.device, dtyp
 def _load_pretrained(settings: ModelSettings, name: str, dtype: torch.dtype | None,
                      tokenizer_only: bool = False) -> tuple[Any, Any]:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # rltf's own bars and one-line errors own stderr
     source = model_source(name)
     options = {"trust_remote_code": settings.trust_remote_code, "local_files_only": source.local_files_only}
     try:

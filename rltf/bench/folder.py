@@ -4,6 +4,7 @@
 ``samples.jsonl``  one row per generated sample, appended and flushed as each batch is generated
 ``results.jsonl``  one row per judged sample (the sample's fields, then the judge's), appended likewise
 ``summary.json``, ``report.md``, ``passk.png``, ``outcomes.png``: written at the end
+``timing.json``    where the time went (generating, judging, waiting for the judge)
 
 A kill -9 can leave half a row at the end of either JSONL file; ``--resume`` cuts it off
 and carries on from the whole rows. At the end both files are rewritten in (task, sample)
@@ -27,6 +28,7 @@ BENCH = "bench.json"
 SAMPLES = "samples.jsonl"
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
+TIMING = "timing.json"
 FORMAT = 1
 
 Row = dict[str, Any]

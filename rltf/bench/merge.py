@@ -70,7 +70,7 @@ def _check_whole(shards: Sequence[Path], headers: Sequence[BenchHeader]) -> None
     if have != list(range(count)):
         missing = sorted(set(range(count)) - set(have))
         repeated = sorted({k for k in have if have.count(k) > 1})
-        problem = f"shard {missing[0]}/{count} is missing" if missing else f"shard {repeated[0]}/{count} is given twice"
+        problem = f"shard {repeated[0]}/{count} is given twice" if repeated else f"shard {missing[0]}/{count} is missing"
         raise RltfError(f"merge: {problem}; give each of the {count} shards once")
 
 

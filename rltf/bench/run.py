@@ -14,15 +14,17 @@ missing.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from rich.console import Console
 
 from rltf.bench import folder as bench_folder
-from rltf.bench.folder import RESULTS, SAMPLES, SUMMARY, Appender, BenchHeader, Row
+from rltf.bench.folder import RESULTS, SAMPLES, SUMMARY, TIMING, Appender, BenchHeader, Row
 from rltf.bench.scores import JudgedSample, summarize
 from rltf.bench.selection import Selection, select_problems
 from rltf.bench.template import PromptTemplate, check_chat, extract_program, load_template, prompt_hash
@@ -173,13 +175,15 @@ class Bench:
     def generate_and_judge(self, missing: list[tuple[str, int]], to_judge: list[Row], total: int,
                            generated: int, judged: int) -> None:
         counts = {"generated": generated, "judged": judged}
+        clock = Timing()
         samples_file, results_file = Appender(self.folder / SAMPLES), Appender(self.folder / RESULTS)
         try:
             with Judge(self.plan.judge) as judge, ThreadPoolExecutor(1, thread_name_prefix="rltf-bench-judge") as pool, \
                     progress_bars({"generating": (total, generated), "judging": (total, judged)}, quiet=self.quiet,
                                   console=self.console) as advance, judge.cancelled_on_error():
                 def judge_rows(rows: list[Row]) -> None:
-                    results = judge.run([self.submission(row) for row in rows])
+                    with clock.adding("judge_s"):
+                        results = judge.run([self.submission(row) for row in rows])
                     results_file.write([{**row, **result.to_dict()} for row, result in zip(rows, results)])
                     counts["judged"] += len(rows)
                     advance["judging"](len(rows))
@@ -187,12 +191,16 @@ class Bench:
                 pending: list[Future] = [pool.submit(judge_rows, to_judge)] if to_judge else []
                 size = self.options.batch_size
                 for start in range(0, len(missing), size):
-                    rows = self.generate(missing[start:start + size])
+                    with clock.adding("generate_s"):
+                        rows = self.generate(missing[start:start + size])
                     samples_file.write(rows)
                     counts["generated"] += len(rows)
                     advance["generating"](len(rows))
-                    pending = _settled(pending, PENDING_BATCHES - 1) + [pool.submit(judge_rows, rows)]
-                _settled(pending, 0)
+                    with clock.adding("wait_s"):
+                        pending = _settled(pending, PENDING_BATCHES - 1)
+                    pending.append(pool.submit(judge_rows, rows))
+                with clock.adding("wait_s"):
+                    _settled(pending, 0)
         except KeyboardInterrupt:
             raise Interrupted(f"stopped after generating {counts['generated']} and judging {counts['judged']} of "
                               f"{total} samples; what is done is kept in {self.folder}; continue with: "
@@ -200,6 +208,7 @@ class Bench:
         finally:
             samples_file.close()
             results_file.close()
+        write_text(self.folder / TIMING, bench_folder.json_text(clock.report(counts["generated"] - generated)))
 
     def submission(self, row: Row) -> Submission:
         problem = self.plan.problems[row["task_id"]]
@@ -249,6 +258,32 @@ class Bench:
         if not self.quiet:
             Console().print(summary_table(summary))
         return summary
+
+
+class Timing:
+    """Where a run's time went; ``timing.json`` says how much judging hid behind generation.
+
+    Kept apart from ``summary.json``: a summary must not depend on how the run was timed or resumed."""
+
+    def __init__(self) -> None:
+        self.seconds = {"generate_s": 0.0, "judge_s": 0.0, "wait_s": 0.0}
+        self.began = time.perf_counter()
+
+    @contextmanager
+    def adding(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - began
+
+    def report(self, samples: int) -> dict[str, float]:
+        """``judge_hidden``: the share of judging done while the main thread generated."""
+        wall = time.perf_counter() - self.began
+        judge = self.seconds["judge_s"]
+        hidden = 1.0 - min(self.seconds["wait_s"], judge) / judge if judge else 1.0
+        return {**self.seconds, "wall_s": wall, "samples": samples,
+                "samples_per_s": samples / wall if wall else 0.0, "judge_hidden": hidden}
 
 
 def summary_of(header: BenchHeader, results: Sequence[Row]) -> dict[str, Any]:

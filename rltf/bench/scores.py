@@ -69,7 +69,8 @@ def group_row(tasks: Sequence[TaskScore], outcomes: Counter, ks: Sequence[int]) 
 
 def summarize(samples: Sequence[JudgedSample], difficulties: Mapping[str, str | None],
               ks: Iterable[int]) -> dict[str, Any]:
-    """The summary ``summary.json`` holds (less the run's settings): groups "all", then each difficulty."""
+    """The summary ``summary.json`` holds (less the run's settings): groups "all", then each difficulty;
+    plain JSON types, so a summary read back from disk equals the one returned."""
     if not samples:
         raise ValueError("no judged samples to summarize")
     scores = task_scores(samples, difficulties)
@@ -89,10 +90,10 @@ def summarize(samples: Sequence[JudgedSample], difficulties: Mapping[str, str | 
         if sample.result.error is not None and sample.result.outcome != "pass":
             errors[sample.result.error.type] += 1
     return {
-        "ks": reported,
+        "ks": list(reported),
         "skipped_ks": [k for k in wanted if k not in reported],
         "groups": {group: group_row([scores[t] for t in tasks], outcome_counts[group], reported)
                    for group, tasks in members.items()},
-        "error_types": sorted(errors.items(), key=lambda item: (-item[1], item[0]))[:TOP_ERRORS],
+        "error_types": [list(item) for item in sorted(errors.items(), key=lambda item: (-item[1], item[0]))[:TOP_ERRORS]],
         "tasks": {task: asdict(score) for task, score in scores.items()},
     }

@@ -4,6 +4,7 @@ count, then cut into shards (every N-th problem, so each shard has a like mix of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rltf.errors import RltfError
@@ -56,7 +57,16 @@ def benchmark_problems(benchmark: str, data_path: str, split: str, run_config: A
                              n_rl_only=data.builtin_rl_only).heldout
     from rltf.datasets import load_dataset
 
-    return load_dataset(LOADER_NAMES[benchmark], path=data_path or None, split=split or DEFAULT_SPLITS[benchmark])
+    return load_dataset(LOADER_NAMES[benchmark], path=data_path or None, split=split or default_split(benchmark, data_path))
+
+
+def default_split(benchmark: str, data_path: str) -> str | None:
+    """The test split; a local APPS copy that is one split's folder (no test/ inside) is taken whole."""
+    if benchmark == "apps" and data_path:
+        from rltf.datasets.apps import split_path
+
+        return "test" if split_path(Path(data_path), "test").exists() else None
+    return DEFAULT_SPLITS[benchmark]
 
 
 def _by_difficulty(problems: list[Problem], wanted: tuple[str, ...]) -> list[Problem]:
