@@ -221,17 +221,19 @@ def test_apps_prompt_is_coderls_and_selection_by_difficulty_and_ids(models, shar
     assert template.prompt(call) == (f"\nQUESTION:\n{call.prompt}\n{call.starter_code}"
                                      "\nUse Call-Based format\nANSWER:\n")
     assert template.prompt(stdio) == f"\nQUESTION:\n{stdio.prompt}\nUse Standard Input format\nANSWER:\n"
+    intro = [p.task_id for p in problems if p.difficulty == "introductory"][:2]
+    contest = [p.task_id for p in problems if p.difficulty == "competition"][:2]
     summary = bench(tmp_path / "apps", "apps", model=str(models["gpt"]), data_path=str(data),
-                    difficulty=("introductory", "competition"), limit=4, n=1, ks=(1,), temperature=0.0,
-                    max_new_tokens=16)
-    assert list(summary["groups"]) == ["all", "introductory", "competition"]
-    assert summary["groups"]["all"]["n_tasks"] == 4
+                    difficulty=("introductory", "competition"), tasks=tuple(intro + contest), n=1, ks=(1,),
+                    temperature=0.0, max_new_tokens=16)
+    assert list(summary["groups"]) == ["all", "introductory", "competition"]  # the paper's order
+    assert summary["groups"]["all"]["n_tasks"] == 4 and summary["groups"]["introductory"]["n_tasks"] == 2
+    assert list(summary["tasks"]) == [p.task_id for p in problems if p.task_id in intro + contest]
     report = (tmp_path / "apps" / "report.md").read_text()
     assert report.index("| introductory |") < report.index("| competition |") < report.index("| all |")
-    chosen = [p.task_id for p in problems[:2]]
-    picked = bench(tmp_path / "ids", "apps", model=str(models["gpt"]), data_path=str(data),
-                   tasks=tuple(reversed(chosen)), n=1, ks=(1,), temperature=0.0, max_new_tokens=8)
-    assert list(picked["tasks"]) == chosen
+    limited = bench(tmp_path / "limit", "apps", model=str(models["gpt"]), data_path=str(data),
+                    difficulty=("interview",), limit=3, n=1, ks=(1,), temperature=0.0, max_new_tokens=8)
+    assert list(limited["groups"]) == ["all", "interview"] and limited["groups"]["all"]["n_tasks"] == 3
 
 
 def test_encoder_decoder_samples_do_not_depend_on_the_batch(models, shared_data, tmp_path):
