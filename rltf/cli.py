@@ -12,7 +12,7 @@ import json
 import logging
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,7 +21,6 @@ from rich.table import Table
 from rltf.datasets import DATASETS, load_dataset
 from rltf.errors import Interrupted, RltfError
 from rltf.evaluation.completions import Evaluated, RewardStats, evaluate_completions, read_completions, summary_dict
-from rltf.evaluation.passk import Summary
 from rltf.judge import JudgeConfig
 from rltf.judge.pool import LIMIT_RANGES, MAX_WORKERS_PER_CORE
 from rltf.judge.view import DEFAULT_PACKAGES
@@ -104,20 +103,6 @@ def parse_packages(text: str) -> tuple[str, ...]:
     if bad:
         raise RltfError(f"--packages: {bad[0]!r} is not an importable top-level package name (such as numpy)")
     return names
-
-
-def summary_table(summary: Summary) -> Table:
-    table = Table(title="pass@k (unbiased estimator)")
-    table.add_column("subset", justify="left")
-    table.add_column("n tasks", justify="right")
-    table.add_column("samples", justify="right")
-    for k in summary.ks:
-        table.add_column(f"pass@{k}", justify="right")
-    named = [("all", summary.overall), *summary.by_group.items()]
-    for name, scores in named:
-        cells = [f"{scores.scores[f'pass@{k}']:.2%}" for k in summary.ks]
-        table.add_row(name, str(scores.n_tasks), str(scores.n_samples), *cells)
-    return table
 
 
 # Feedback providers, as every command that judges programs selects them (`eval` now, `train` later).
@@ -212,19 +197,23 @@ def eval_command(
         write_text(out, evaluated.result_lines())
     if summary_json is not None:
         write_text(summary_json, json.dumps(summary_dict(summary, evaluated, failures), indent=2) + "\n")
-    print_evaluation(Console(), evaluated, summary, ks, len(problems), failures if feedback is not None else None)
+    print_evaluation(Console(), evaluated, summary, dataset.value, str(completions), len(problems),
+                     failures if feedback is not None else None)
 
 
-def print_evaluation(console: Console, evaluated: Evaluated, summary: Summary, ks: Sequence[int], n_problems: int,
+def print_evaluation(console: Console, evaluated: Evaluated, summary: dict[str, Any], dataset: str, source: str,
+                     n_problems: int,
                      failures: Mapping[str, int] | None) -> None:
-    console.print(summary_table(summary))
-    console.print(f"{len(evaluated.rows)} samples over {len(evaluated.passed_by_task())} of {n_problems} tasks",
+    from rltf.bench.report import summary_table
+
+    console.print(summary_table({**summary, "benchmark": dataset, "model": source}))
+    console.print(f"{len(evaluated.rows)} samples over {len(evaluated.tasks())} of {n_problems} tasks",
                   highlight=False)
     console.print("outcomes: " + ", ".join(f"{name} {count}" for name, count in evaluated.outcomes().items()),
                   highlight=False)
-    skipped = sorted(set(ks) - set(summary.ks))
-    if skipped:
-        console.print(f"skipped pass@k for k = {skipped}: some task has fewer samples than k", highlight=False)
+    if summary["skipped_ks"]:
+        console.print(f"skipped pass@k for k = {summary['skipped_ks']}: some task has fewer samples than k",
+                      highlight=False)
     if failures is not None:
         print_feedback(console, evaluated.reward_stats(), failures)
 

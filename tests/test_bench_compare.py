@@ -12,7 +12,7 @@ from rich.console import Console
 
 from rltf.bench.compare import (PROTOCOL_SETTINGS, Comparison, bootstrap_interval, compare_runs, comparison_markdown,
                                 comparison_table)
-from rltf.bench.scores import JudgedSample, summarize
+from rltf.evaluation.scores import SampleResult, summarize
 from rltf.errors import DataError, RltfError
 from rltf.judge import JudgeResult
 
@@ -28,7 +28,7 @@ def write_run(folder: Path, passed: dict[str, int], *, n: int = 4, difficulties:
               model: str = "model-a", order: list[str] | None = None, **settings) -> Path:
     """A bench folder whose task t has passed[t] passing samples of n."""
     difficulties = difficulties or {}
-    samples = [JudgedSample(task, i, PASS if i < count else FAIL) for task, count in passed.items() for i in range(n)]
+    samples = [SampleResult(task, i, PASS if i < count else FAIL) for task, count in passed.items() for i in range(n)]
     full = {**SETTINGS, "n": n, **settings}
     summary = summarize(samples, {task: difficulties.get(task) for task in passed}, [1])
     folder.mkdir(parents=True)

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from rich.console import Console
 
 from rltf.bench.report import _passk_figure, draw_plots, report_markdown, summary_table, write_report
-from rltf.bench.scores import JudgedSample, summarize
+from rltf.evaluation.scores import SampleResult, summarize
 from rltf.errors import RltfError
 from rltf.judge import JudgeResult, ProgramError
 
@@ -35,7 +35,7 @@ DIFFICULTIES = {"t1": "introductory", "t2": "introductory", "t3": "interview", "
 
 
 def make_summary(ks=(1, 2, 5), samples=SAMPLES, difficulties=DIFFICULTIES) -> dict:
-    judged = [JudgedSample(task, i, result(*spec)) for task, specs in samples.items() for i, spec in enumerate(specs)]
+    judged = [SampleResult(task, i, result(*spec)) for task, specs in samples.items() for i, spec in enumerate(specs)]
     return {"benchmark": "apps", "model": "org/coder-1b", "settings": SETTINGS,
             **summarize(judged, difficulties, ks)}
 

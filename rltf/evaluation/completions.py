@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from rich.console import Console
 
 from rltf.errors import DataError, Interrupted
-from rltf.evaluation.passk import Summary, summarize
+from rltf.evaluation.scores import SampleResult, summarize
 from rltf.feedback import JudgedSample, Reward
 from rltf.inputs import numbered_lines, read_text
 from rltf.judge import OUTCOMES, Judge, JudgeConfig, JudgeResult, Submission
@@ -52,15 +52,19 @@ class Evaluated:
     results: list[JudgeResult]
     rewards: list[list[Reward]] | None
 
-    def passed_by_task(self) -> dict[str, list[bool]]:
-        by_task: dict[str, list[bool]] = {}
-        for row, result in zip(self.rows, self.results):
-            by_task.setdefault(row.problem.task_id, []).append(result.outcome == "pass")
-        return by_task
+    def tasks(self) -> set[str]:
+        return {row.problem.task_id for row in self.rows}
 
-    def summary(self, ks: Sequence[int], problems: Sequence[Problem]) -> Summary:
-        groups = {p.task_id: p.difficulty for p in problems if p.difficulty is not None}
-        return summarize(self.passed_by_task(), ks, groups)
+    def summary(self, ks: Sequence[int], problems: Sequence[Problem]) -> dict[str, Any]:
+        """The same table ``rltf bench`` makes (``rltf.evaluation.scores``); a task's samples are
+        numbered in file order."""
+        numbered: dict[str, int] = {}
+        samples = []
+        for row, result in zip(self.rows, self.results):
+            task = row.problem.task_id
+            samples.append(SampleResult(task, numbered.setdefault(task, 0), result))
+            numbered[task] += 1
+        return summarize(samples, {p.task_id: p.difficulty for p in problems}, ks)
 
     def outcomes(self) -> dict[str, int]:
         """Every outcome, zeros included, so summaries of different runs line up."""
@@ -179,11 +183,15 @@ def _score(rows: Sequence[CompletionRow], results: Sequence[JudgeResult], feedba
     return feedback.score(samples, advance)
 
 
-def summary_dict(summary: Summary, evaluated: Evaluated, failures: Mapping[str, int]) -> dict[str, Any]:
-    """What ``--summary-json`` holds."""
+def summary_dict(summary: Mapping[str, Any], evaluated: Evaluated, failures: Mapping[str, int]) -> dict[str, Any]:
+    """What ``--summary-json`` holds: the overall scores at the top, then per difficulty."""
+    def scores(group: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in group.items() if key != "outcomes"}
+
+    groups = summary["groups"]
     return {
-        **summary.overall.to_dict(),
-        "by_difficulty": {group: scores.to_dict() for group, scores in summary.by_group.items()},
+        **scores(groups["all"]),
+        "by_difficulty": {name: scores(group) for name, group in groups.items() if name != "all"},
         "outcomes": evaluated.outcomes(),
         "rewards": {key: stats.mean for key, stats in evaluated.reward_stats().items()},
         "feedback_failures": dict(failures),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from rltf.evaluation.scores import SampleResult, summarize
 from rltf.judge import Judge, Submission
 from rltf.policy import Policy
 from rltf.problems import Problem
@@ -35,6 +35,8 @@ def evaluate(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_n
         if progress:
             progress(len(chunk))
     results = judge.run([Submission(p, program) for p, program in zip(problems, programs)])
-    outcomes = Counter(r.outcome for r in results)
-    passed = outcomes.get("pass", 0)
-    return Evaluation(passed / max(1, len(problems)), len(problems), dict(sorted(outcomes.items())))
+    if not results:
+        return Evaluation(0.0, 0, {})
+    overall = summarize([SampleResult(p.task_id, 0, r) for p, r in zip(problems, results)], {}, [1])["groups"]["all"]
+    return Evaluation(overall["pass@1"], len(problems),
+                      {outcome: count for outcome, count in sorted(overall["outcomes"].items()) if count})

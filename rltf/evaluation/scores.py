@@ -26,7 +26,7 @@ TOP_ERRORS = 10
 
 
 @dataclass(frozen=True)
-class JudgedSample:
+class SampleResult:
     """One sample's verdict, reduced to what the numbers need."""
 
     task_id: str
@@ -45,7 +45,7 @@ class TaskScore:
         return pass_at_k(self.n, self.passed, k)
 
 
-def task_scores(samples: Iterable[JudgedSample], difficulties: Mapping[str, str | None]) -> dict[str, TaskScore]:
+def task_scores(samples: Iterable[SampleResult], difficulties: Mapping[str, str | None]) -> dict[str, TaskScore]:
     """Per task: samples, passing samples and mean test pass ratio, in the order tasks first appear."""
     grouped: dict[str, list[JudgeResult]] = {}
     for sample in sorted(samples, key=lambda s: (s.task_id, s.sample)):
@@ -67,7 +67,7 @@ def group_row(tasks: Sequence[TaskScore], outcomes: Counter, ks: Sequence[int]) 
     return row
 
 
-def summarize(samples: Sequence[JudgedSample], difficulties: Mapping[str, str | None],
+def summarize(samples: Sequence[SampleResult], difficulties: Mapping[str, str | None],
               ks: Iterable[int]) -> dict[str, Any]:
     """The summary ``summary.json`` holds (less the run's settings): groups "all", then each difficulty;
     plain JSON types, so a summary read back from disk equals the one returned."""
