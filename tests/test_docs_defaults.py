@@ -418,3 +418,77 @@ def test_unittest_options_table_matches_the_provider() -> None:
 def test_split_row_keeps_pipes_in_code_and_escaped_pipes() -> None:
     assert split_row("| `a|b` | x \\| y | `c` |") == ("`a|b`", "x | y", "`c`")
     assert split_row("|---|---|") == ("---", "---")
+
+
+# docs/bench.md: the options of `rltf bench BENCHMARK` and `rltf bench compare`.
+
+BENCH_MD = DOCS / "bench.md"
+BENCH_FIELDS = {"--samples": "n", "--k": "ks", "--prompt-template": "template"}
+# Words the bench tables use, with the BenchOptions value (or compare option default) each stands for.
+BENCH_WORDS = {"the newest run under ./runs": "", "the hub dataset": "", "all": (), "the bundled one": "",
+               "two per core": 0, "none": None, "off": False, "`bench/<benchmark>-<date-time>`": "",
+               "required": None}
+
+
+def bench_tables() -> dict[str, Table]:
+    return {table.heading: table for table in read_tables(BENCH_MD) if table.header == CLI_HEADER}
+
+
+def bench_code_default(name: str) -> Any:
+    """What ``rltf bench apps`` does when ``name`` is not given."""
+    from rltf.bench.model import DEFAULT_MAX_NEW_TOKENS
+    from rltf.bench.run import BenchOptions
+    from rltf.bench.selection import DEFAULT_SPLITS
+
+    special = {"--max-new-tokens": DEFAULT_MAX_NEW_TOKENS, "--split": DEFAULT_SPLITS["apps"], "--shard": "0/1",
+               "--resume": None, "--quiet": False}
+    if name in special:
+        return special[name]
+    field = BENCH_FIELDS.get(name, name[2:].replace("-", "_"))
+    default = getattr(BenchOptions(benchmark="apps"), field)
+    return "0/1" if field == "shard" and default == (0, 1) else default
+
+
+def same_default(cell: str, value: Any) -> bool:
+    if cell in BENCH_WORDS:
+        return BENCH_WORDS[cell] == value or (BENCH_WORDS[cell] in ("", (), 0, None) and not value)
+    text = literal(cell)
+    if text is None:
+        return False
+    try:
+        return float(text) == float(value)
+    except (TypeError, ValueError):
+        return text == cli_text(value)
+
+
+def bench_table_problems(table: Table, params: dict[str, Any], default: Callable[[str], Any]) -> list[str]:
+    documented = {max(code_names(row[0]), key=len): row for row in table.rows if code_names(row[0])}
+    problems = [f"{table.where()}: option {name} is not documented" for name in sorted(params.keys() - documented.keys())]
+    problems += [f"{table.where()}: documents {name}, which the command does not have"
+                 for name in sorted(documented.keys() - params.keys())]
+    for name in sorted(documented.keys() & params.keys()):
+        cell = documented[name][1]
+        if not same_default(cell, default(name)):
+            problems.append(f"{table.where(name)}: documents {cell} but the code's default is {default(name)!r}")
+    return problems
+
+
+def bench_params(command: str) -> dict[str, Any]:
+    bench = click_commands()["bench"]
+    return {param_name(param): param for param in bench.commands[command].params}
+
+
+@pytest.mark.parametrize("benchmark", ["apps", "mbpp", "humaneval", "builtin"])
+def test_bench_options_table_matches_the_command(benchmark: str) -> None:
+    table = bench_tables()["`rltf bench BENCHMARK`"]
+    report(bench_table_problems(table, bench_params(benchmark), bench_code_default))
+
+
+@pytest.mark.parametrize("command, heading", [("compare", "`rltf bench compare DIR_A DIR_B [...]`"),
+                                              ("merge", "`rltf bench merge SHARD_DIR... --out DIR`")])
+def test_bench_compare_and_merge_tables_match_the_commands(command: str, heading: str) -> None:
+    params = bench_params(command)
+    table = bench_tables()[heading]
+    arguments = {name for name, param in params.items() if param.param_type_name == "argument"}
+    options = {name: param for name, param in params.items() if name not in arguments}
+    report(bench_table_problems(table, options, lambda name: options[name].default))

@@ -35,7 +35,6 @@ from rltf.problems import Problem
 from rltf.progress import progress_bars
 
 BENCHMARKS = ("apps", "mbpp", "humaneval", "builtin")
-DEFAULT_MAX_NEW_TOKENS = {"apps": 512, "mbpp": 512, "humaneval": 512}
 PENDING_BATCHES = 2  # judged batches queued behind generation, so memory stays bounded
 
 
