@@ -358,3 +358,44 @@ def test_folders_are_never_reused(models, reference, tmp_path):
 def test_no_model_and_no_runs_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "no finished run under ./runs" in error_line(runner.invoke(app, ["bench", "builtin"]))
+
+
+def test_ctrl_c_keeps_what_was_done_and_resume_finishes_it(models, tmp_path):
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([sys.executable, "-m", "rltf", "bench", "builtin", "--model", str(models["run"]),
+                             "--limit", "8", "--n", "6", "--batch-size", "2", "--workers", "1", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not ((out / SAMPLES).exists() and (out / SAMPLES).read_text().count("\n") >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped after generating") and f"--resume {out}" in last
+    assert not (out / SUMMARY).exists() and (out / SAMPLES).read_text().endswith("\n")
+    resumed = runner.invoke(app, ["bench", "builtin", "--resume", str(out), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert len(rows(out)) == 48 and len(rows(out, RESULTS)) == 48
+
+
+def test_resume_refuses_a_changed_model_or_prompt(models, shared_data, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(models["gpt"], model)
+    out = tmp_path / "run"
+    bench(out, "humaneval", model=str(model), limit=2, n=2, ks=(1,), max_new_tokens=8,
+          data_path=str(shared_data / "humaneval" / "HumanEval.jsonl.gz"))
+    (out / SUMMARY).unlink()  # as if killed before the end
+    samples = (out / SAMPLES).read_text()
+    (out / SAMPLES).write_text(samples.replace('"prompt_sha256": "', '"prompt_sha256": "0', 1))
+    assert "is not the one its samples were generated from" in error_line(
+        runner.invoke(app, ["bench", "humaneval", "--resume", str(out)]))
+    (out / SAMPLES).write_text(samples)
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert "changed since this run started" in error_line(runner.invoke(app, ["bench", "humaneval", "--resume", str(out)]))

@@ -18,6 +18,7 @@ RUNS = Path("runs")
 RUN_CONFIG = "config.toml"
 RUN_MODEL = "model"
 DEFAULT_MAX_NEW_TOKENS = 512
+SLICE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,27 @@ def newest_run(runs: Path) -> ModelSource:
                         "(a Hugging Face id, a model folder or a run folder)")
     newest = max(finished, key=lambda child: (child / RUN_MODEL).stat().st_mtime)
     return run_source(str(newest), newest)
+
+
+def fingerprint(source: ModelSource) -> str:
+    """A short hash of a local model's files, so a resumed run can tell its model was not changed
+    (trained on, replaced) in between. Each file counts by its name, size and four 1 MiB slices
+    spread over it: every weight changes when a model is trained, and copies on other machines
+    (torchrun shards) hash the same, which timestamps would not. Hub ids are named by their id."""
+    import hashlib
+
+    root = Path(source.path).expanduser()
+    if not root.is_dir():
+        return f"hub:{source.path}"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(root)}\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            for offset in sorted({size * i // 4 for i in range(4)}):
+                handle.seek(offset)
+                digest.update(handle.read(SLICE))
+    return digest.hexdigest()[:16]
 
 
 def load_bench_policy(source: ModelSource, device_name: str, max_new_tokens: int) -> Any:

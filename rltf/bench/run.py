@@ -108,10 +108,14 @@ class Plan:
 
 
 def prepare(options: BenchOptions, header: BenchHeader | None) -> Plan:
-    from rltf.bench.model import load_bench_policy, resolve_model
+    from rltf.bench.model import fingerprint, load_bench_policy, resolve_model
 
     check_options(options)
     source = resolve_model(options.model)
+    model_hash = fingerprint(source)
+    if header is not None and header.settings.get("model_fingerprint") != model_hash:
+        raise RltfError(f"--resume: the model {source.name} changed since this run started (its files differ); "
+                        "a resumed run must sample from the same model: start a new run")
     selection: Selection = select_problems(options, source.run_config)
     if header is not None:  # the text the run started with, even if the file changed since
         template = PromptTemplate(header.settings["template_file"], header.settings["template"],
@@ -126,6 +130,7 @@ def prepare(options: BenchOptions, header: BenchHeader | None) -> Plan:
         check_chat(policy.tokenizer, source.name)
     settings = {**asdict(replace(options, model=source.name, max_new_tokens=max_new_tokens)),
                 "template": template.text, "template_file": template.source, "stop": list(template.stop),
+                "model_fingerprint": model_hash,
                 "max_prompt_tokens": policy.settings.max_prompt_tokens}
     if header is None:
         header = BenchHeader(options.benchmark, source.name, settings, selection.all_tasks, selection.tasks,
@@ -160,6 +165,7 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         samples = bench_folder.read_rows(self.folder / SAMPLES, repair=True)
+        self.check_prompts(samples)
         judged = {(r["task_id"], r["sample"]) for r in bench_folder.read_rows(self.folder / RESULTS, repair=True)}
         generated = {(r["task_id"], r["sample"]) for r in samples}
         to_judge = [r for r in samples if (r["task_id"], r["sample"]) not in judged]
@@ -170,6 +176,17 @@ class Bench:
                                f"{len(judged)} judged", highlight=False)
         self.generate_and_judge(missing, to_judge, total, len(generated), len(judged))
         return self.finish()
+
+    def check_prompts(self, samples: Sequence[Row]) -> None:
+        """A resumed run's prompts must be the ones its first samples saw (same template, tokenizer
+        and chat template); one sample per task is enough to tell."""
+        seen: dict[str, str] = {}
+        for row in samples:
+            seen.setdefault(row["task_id"], row["prompt_sha256"])
+        for task, digest in seen.items():
+            if prompt_hash(self.prompt(task)[0]) != digest:
+                raise RltfError(f"--resume {self.folder}: the prompt of task {task!r} is not the one its samples were "
+                                "generated from (a changed tokenizer or chat template?); start a new run")
 
     def generate_and_judge(self, missing: list[tuple[str, int]], to_judge: list[Row], total: int,
                            generated: int, judged: int) -> None:
