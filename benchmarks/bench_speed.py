@@ -29,7 +29,7 @@ import torch
 
 from rltf.bench.folder import RESULTS
 from rltf.bench.run import Bench, BenchOptions, prepare, run_bench
-from rltf.judge import Judge, Submission
+from rltf.judge import Judge
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -1,5 +1,5 @@
 """``python -m rltf``: the CLI, for launchers that start a module (``torchrun -m rltf bench ...``)."""
 
-from rltf.cli import app
+from rltf.entry import main
 
-app(prog_name="rltf")
+main()

@@ -23,7 +23,7 @@ from rltf.errors import Interrupted, RltfError
 from rltf.evaluation.completions import Evaluated, RewardStats, evaluate_completions, read_completions, summary_dict
 from rltf.judge import JudgeConfig
 from rltf.judge.pool import LIMIT_RANGES, MAX_WORKERS_PER_CORE
-from rltf.judge.view import DEFAULT_PACKAGES
+from rltf.judge.view import DEFAULT_PACKAGES, package_problem
 from rltf.outputs import check_outputs, write_text
 from rltf.plugins import Plugins, parse_names
 from rltf.scoring import Feedback, read_feedback_options
@@ -89,19 +89,23 @@ DatasetName = Enum("DatasetName", [(name, name) for name in DATASETS], type=str)
 
 
 def parse_ks(text: str) -> list[int]:
-    """``"1,10,100"`` -> ``[1, 10, 100]``; anything else (``1,,2``, ``0``) is a usage error."""
+    """``"1,10,100"`` -> ``[1, 10, 100]``; anything else (``1,,2``, ``0``) is a usage error.
+
+    ASCII digits only, and few enough for ``int``: ``str.isdigit`` also accepts ``²``, which
+    ``int`` cannot read."""
     parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and int(part) >= 1 for part in parts):
+    if not all(part.isascii() and part.isdigit() and len(part) <= 18 and int(part) >= 1 for part in parts):
         raise typer.BadParameter(f"expected positive integers such as 1,10,100, got {text!r}", param_hint="'--k'")
     return [int(part) for part in parts]
 
 
 def parse_packages(text: str) -> tuple[str, ...]:
-    """``"numpy,sortedcontainers"``; each must be a top-level import name."""
+    """``"numpy,sortedcontainers"``: third-party top-level import names (``package_problem``)."""
     names = tuple(part.strip() for part in text.split(",") if part.strip())
-    bad = [name for name in names if not name.isidentifier()]
-    if bad:
-        raise RltfError(f"--packages: {bad[0]!r} is not an importable top-level package name (such as numpy)")
+    for name in names:
+        problem = package_problem(name)
+        if problem is not None:
+            raise RltfError(f"--packages: {problem}")
     return names
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from rltf.datasets import DATASETS
 from rltf.errors import DataError, RltfError
 from rltf.inputs import read_text
 from rltf.judge.pool import LIMIT_RANGES
-from rltf.judge.view import DEFAULT_PACKAGES
+from rltf.judge.view import DEFAULT_PACKAGES, package_problem
 from rltf.prompts import check_template
 
 try:
@@ -186,8 +188,16 @@ POSITIVE = {
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
     "embedded.layers", "embedded.width", "embedded.heads", "embedded.context",
-    "learner.lr", "sft.lr", "actor.temperature",
+    "learner.lr", "sft.lr", "actor.temperature", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
 }
+NOT_NEGATIVE = (
+    "run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps", "sft.warmup_steps",
+    "run.offline_problems", "buffer.max_uses", "run.threads", "model.lora_r", "learner.pass_cost_tokens",
+    "data.builtin_rl_only",
+)
+MAX_THREADS = 4096
+# Integers a setting may hold: what torch, NumPy and the tokenizers take (a C int64).
+INT_RANGE = (-(2**63), 2**63 - 1)
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "config") -> TrainConfig:
@@ -227,7 +237,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise RltfError(f"--set expects section.key=value, got {text!r}")
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        value = _loads_toml(f"v = {raw.strip()}", "--set", key.strip())["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     return key.strip(), value
@@ -259,49 +269,91 @@ def to_toml(config: TrainConfig) -> str:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(read_text(Path(path)))
+        return _loads_toml(read_text(Path(path)), str(path))
     except tomllib.TOMLDecodeError as error:
         raise DataError(path, f"not valid TOML ({error})") from None
 
 
+def _loads_toml(text: str, source: str, setting: str | None = None) -> dict[str, Any]:
+    """``tomllib.loads`` for a file (``setting`` None) or one ``--set``: valid TOML can still hold an
+    integer past Python's digit limit (``ValueError``) or nest deeper than the interpreter's stack,
+    and those are the user's to fix too. Syntax errors are left to the caller."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        row = _long_integer_row(text, limit) if setting is None else None
+        raise DataError(source, f"holds an integer of more than {limit} digits", row=row, field=setting) from None
+    except RecursionError:
+        raise DataError(source, "nested too deeply to read", field=setting) from None
+
+
+def _long_integer_row(text: str, limit: int) -> int | None:
+    """The line of the first integer too long to read; TOML allows ``_`` between its digits."""
+    found = re.search(rf"[0-9](?:_?[0-9]){{{limit},}}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
 def check(config: TrainConfig, source: str) -> None:
     """Values that type-check but cannot work, reported before any model is loaded."""
-    for dotted in sorted(POSITIVE):
-        section, key = dotted.split(".")
-        value = getattr(getattr(config, section), key)
-        if not value > 0:
-            raise DataError(source, f"must be positive, got {value!r}", field=dotted)
-    for dotted in ("run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps",
-                   "sft.warmup_steps", "run.offline_problems", "buffer.max_uses", "run.threads", "model.lora_r",
-                   "learner.pass_cost_tokens"):
-        section, key = dotted.split(".")
-        if getattr(getattr(config, section), key) < 0:
-            raise DataError(source, "must not be negative", field=dotted)
-    for name, (low, high) in LIMIT_RANGES.items():
-        value = getattr(config.judge, name)
-        if name == "workers" and value == 0:  # 0: the default, two per core
-            continue
-        if not low <= value <= high:
-            raise DataError(source, f"must be between {low:g} and {high:g}, got {value!r}", field=f"judge.{name}")
+    _check_ranges(config, source)
+    _check_judge(config, source)
     for dotted in ("data.dataset", "data.eval_dataset"):
         name = getattr(config.data, dotted.split(".")[1])
         if name and name not in ("builtin", *DATASETS):
             raise DataError(source, f"unknown dataset {name!r}; known datasets: builtin, {', '.join(DATASETS)}",
                             field=dotted)
-    if not 0 <= config.run.seed < 2**32:  # NumPy's seeds
-        raise DataError(source, f"must be between 0 and 2**32 - 1, got {config.run.seed}", field="run.seed")
-    if not 0 < config.actor.top_p <= 1:
-        raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
-    for name in config.judge.packages:
-        if not name.isidentifier():
-            raise DataError(source, f"{name!r} is not an importable top-level package name (such as numpy)",
-                            field="judge.packages")
+    providers = config.feedback.providers
+    twice = [name for index, name in enumerate(providers) if name in providers[:index]]
+    if twice:
+        raise DataError(source, f"{twice[0]!r} is named twice; each provider runs once", field="feedback.providers")
     if config.embedded.width % config.embedded.heads:
         raise DataError(source, "embedded.width must be a multiple of embedded.heads", field="embedded.width")
     if config.learner.baseline == "greedy" and not config.actor.greedy_baseline:
         raise DataError(source, "learner.baseline = 'greedy' needs actor.greedy_baseline = true",
                         field="learner.baseline")
     check_template(config.model.prompt_template, source, "model.prompt_template")
+
+
+def _check_ranges(config: TrainConfig, source: str) -> None:
+    """Numbers outside what their setting can mean: a count of zero problems, a dropout of 5."""
+    for dotted in sorted(POSITIVE):
+        if not _setting(config, dotted) > 0:
+            raise DataError(source, f"must be positive, got {_setting(config, dotted)!r}", field=dotted)
+    for dotted in NOT_NEGATIVE:
+        if _setting(config, dotted) < 0:
+            raise DataError(source, "must not be negative", field=dotted)
+    if config.data.dataset == "builtin" and config.data.builtin_train < 1:
+        raise DataError(source, "must be positive: the built-in suite's training problems",
+                        field="data.builtin_train")
+    if config.run.threads > MAX_THREADS:
+        raise DataError(source, f"must be at most {MAX_THREADS}, got {config.run.threads}", field="run.threads")
+    if not 0 <= config.model.lora_dropout < 1:
+        raise DataError(source, f"must be in [0, 1), got {config.model.lora_dropout}", field="model.lora_dropout")
+    if not 0 <= config.run.seed < 2**32:  # NumPy's seeds
+        raise DataError(source, f"must be between 0 and 2**32 - 1, got {config.run.seed}", field="run.seed")
+    if not 0 < config.actor.top_p <= 1:
+        raise DataError(source, f"must be in (0, 1], got {config.actor.top_p}", field="actor.top_p")
+
+
+def _check_judge(config: TrainConfig, source: str) -> None:
+    for name, (low, high) in LIMIT_RANGES.items():
+        value = getattr(config.judge, name)
+        if name == "workers" and value == 0:  # 0: the default, two per core
+            continue
+        if not low <= value <= high:
+            raise DataError(source, f"must be between {low:g} and {high:g}, got {value!r}", field=f"judge.{name}")
+    for name in config.judge.packages:
+        problem = package_problem(name)
+        if problem is not None:
+            raise DataError(source, problem, field="judge.packages")
+
+
+def _setting(config: TrainConfig, dotted: str) -> Any:
+    section, key = dotted.split(".")
+    return getattr(getattr(config, section), key)
 
 
 _TOML_BARE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -368,10 +420,21 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
 
 
 def _scalar(hint: type, value: Any, source: str, name: str) -> Any:
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is bool and not isinstance(value, bool) or hint is not bool and isinstance(value, bool) or not isinstance(value, hint):
+    if hint is bool and not isinstance(value, bool) or hint is not bool and isinstance(value, bool):
+        raise DataError(source, f"must be {hint.__name__}, got {value!r}", field=name)
+    if hint is int and isinstance(value, int) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise DataError(source, "is out of range: must be between -2**63 and 2**63 - 1", field=name)
+    if hint is float and isinstance(value, int):
+        return _int_as_float(value, source, name)
+    if not isinstance(value, hint):
         raise DataError(source, f"must be {hint.__name__}, got {value!r}", field=name)
     if hint is float and not math.isfinite(value):
         raise DataError(source, f"must be a finite number, got {value!r}", field=name)
     return value
+
+
+def _int_as_float(value: int, source: str, name: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise DataError(source, "must be a finite number, got an integer too large for a float", field=name) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -51,15 +52,21 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_writable(path: Path, option: str) -> None:
-    """What ``write_text`` will need: a file path (not a folder) whose folder can be made and written."""
+    """What ``write_text`` will need: a regular file path (not a folder) whose folder can be made and written.
+
+    A device, pipe or socket is refused: the rename that writes a file whole would put a
+    regular file in its place (as root, ``--out /dev/null`` would destroy ``/dev/null``).
+    """
     if path.is_dir():
         raise RltfError(f"{option} {path} is a folder; give a file path")
-    folder = nearest_folder(path.parent)
+    if path.exists() and not path.is_file():
+        raise RltfError(f"{option} {path} is not a regular file (a device, pipe or socket); give a file path")
+    target = link_target(path)
+    folder = nearest_folder(target.parent)
     if folder is None:
         raise RltfError(f"{option} {path}: a part of its folder path is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RltfError(f"{option} {path}: cannot write in {folder} (permission denied or read-only)")
-    if path.exists() and not os.access(path, os.W_OK):
+    _check_creatable(folder, f"{option} {path}")
+    if target.exists() and not os.access(target, os.W_OK):
         raise RltfError(f"{option} {path}: the file exists and is read-only")
 
 
@@ -67,11 +74,29 @@ def check_folder_writable(folder: Path, option: str) -> None:
     """What ``write_bytes`` into ``folder`` will need: a folder (or a path where one can be made) that can be written."""
     if folder.exists() and not folder.is_dir():
         raise RltfError(f"{option} {folder} is a file; give a folder")
+    if folder.is_symlink() and not folder.exists():
+        raise RltfError(f"{option} {folder} is a symbolic link to a missing folder ({os.readlink(folder)}); "
+                        "create that folder or give another path")
     existing = nearest_folder(folder)
     if existing is None:
         raise RltfError(f"{option} {folder}: a part of the path is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise RltfError(f"{option} {folder}: cannot write in {existing} (permission denied or read-only)")
+    _check_creatable(existing, f"{option} {folder}")
+
+
+def _check_creatable(folder: Path, what: str) -> None:
+    """Create and remove a file of a unique name in ``folder``: the one test that holds for root too,
+    for whom ``os.access`` says yes to any folder, ``/proc`` and read-only mounts included."""
+    try:
+        descriptor, name = tempfile.mkstemp(prefix=".rltf-check-", dir=folder)
+    except OSError as error:
+        raise RltfError(f"{what}: cannot write in {folder} ({error.strerror or error})") from None
+    os.close(descriptor)
+    os.unlink(name)
+
+
+def link_target(path: Path) -> Path:
+    """Where writing ``path`` must go: through a symbolic link to its target, so the link survives."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def nearest_folder(path: Path) -> Path | None:
@@ -88,6 +113,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole: a temporary sibling, flushed to disk, renamed over it."""
+    path = link_target(path)
     temporary = path.parent / f".{path.name}.{os.getpid()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -95,9 +95,12 @@ class Plugins:
         return sorted(infos, key=lambda info: info.name)
 
     def select(self, names: str | Sequence[str] | None) -> list[Any]:
-        """The providers named, in order; an unknown name is an error listing the known ones."""
+        """The providers named, in order; an unknown name is an error listing the known ones, and a name
+        given twice an error too (its rewards would count twice)."""
         chosen = []
         for name in parse_names(names):
+            if name in self.providers and self.providers[name] in chosen:
+                raise RltfError(f"feedback provider {name!r} is named twice; each provider runs once")
             if name not in self.providers:
                 known = ", ".join(sorted(self.providers)) or "none"
                 raise RltfError(f"unknown feedback provider {name!r}; known providers: {known}")

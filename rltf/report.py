@@ -26,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rltf.errors import DataError, RltfError
-from rltf.inputs import numbered_lines, read_text
+from rltf.inputs import load_json, numbered_lines, read_text
 from rltf.outputs import check_folder_writable, write_bytes
 
 Row = dict[str, Any]
@@ -85,19 +85,18 @@ def _read_rows(run_dir: Path, path: Path) -> list[Row]:
 def _unfinished_row(path: Path, number: int, line: str) -> list[Row]:
     """The last line, which has no newline: whole if it parses, else a row a live run is still writing."""
     try:
-        json.loads(line)
+        json.loads(line, parse_int=_float_sized)
     except json.JSONDecodeError:
         log.warning("%s, row %d: skipped; it has no newline and is not valid JSON yet, "
                     "so the run is probably still writing it", path, number)
         return []
+    except (ValueError, OverflowError, RecursionError):
+        pass  # whole, but unusable: _parse says why
     return [_parse(path, line, number)]
 
 
 def _parse(path: Path, line: str, number: int) -> Row:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise DataError(str(path), f"not valid JSON ({error.msg} at column {error.colno})", row=number) from None
+    row = load_json(line, path, row=number, parse_int=_float_sized)
     if not isinstance(row, dict):
         raise DataError(str(path), "not a JSON object", row=number)
     return row
@@ -120,6 +119,13 @@ def _write_png(path: Path, figure: Figure) -> None:
 
 def _phase(rows: list[Row], phase: str) -> list[Row]:
     return [row for row in rows if row.get("phase") == phase and _number(row.get("step")) is not None]
+
+
+def _float_sized(digits: str) -> int:
+    """An integer that ``_number`` can turn into a float: a larger one is refused where it is read."""
+    value = int(digits)
+    float(value)  # OverflowError past about 1.8e308
+    return value
 
 
 def _number(value: Any) -> float | None:
@@ -223,10 +229,7 @@ def _heldout_scores(path: Path) -> dict[str, float]:
     """summary.json's held-out pass@1 by stage, in run order; empty where there is none."""
     if not path.is_file():
         return {}
-    try:
-        summary = json.loads(read_text(path))
-    except json.JSONDecodeError as error:
-        raise DataError(str(path), f"not valid JSON ({error.msg} at line {error.lineno})") from None
+    summary = load_json(read_text(path), path, parse_int=_float_sized)
     if not isinstance(summary, dict):
         return {}
     labels = dict(HELDOUT) if summary.get("rl_steps", 1) else {"before": "before SFT", "after": "after SFT"}

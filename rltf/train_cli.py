@@ -163,6 +163,7 @@ def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str]
             raise RltfError("--resume takes the run's own config.toml; give no other setting with it")
         check_resumable(resume)
         config = load_config(resume / "config.toml")
+        _check_resumed_by(command, config, resume)
         config.run.out = str(resume)
     else:
         config = resolve_config(config_file, flags, assignments, forced, command)
@@ -175,6 +176,14 @@ def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str]
         if name in summary:
             console.print(f"{name:>10}: held-out pass@1 {summary[name]['pass@1']:.4f}", highlight=False)
     console.print(f"run folder: {config.run.out}", highlight=False, soft_wrap=True)
+
+
+def _check_resumed_by(command: str, config: TrainConfig, folder: Path) -> None:
+    """``rltf sft --resume`` on a run of ``rltf train`` would go on to train its RL steps, which
+    the user asked ``sft`` not to do."""
+    if command == "rltf sft" and config.run.max_steps > 0:
+        raise RltfError(f"--resume {folder}: this run was made by rltf train (run.max_steps = "
+                        f"{config.run.max_steps}); continue it with: rltf train --resume {folder}")
 
 
 def _feedback_flags(names: str | None, options_file: Path | None) -> dict[str, Any]:

@@ -23,11 +23,11 @@ import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -406,7 +406,24 @@ def save_final_model(run: Run) -> None:
         run.policy.model.save_pretrained(str(folder))
         run.policy.tokenizer.save_pretrained(str(folder))
 
-    write_folder(run.dir / "model", fill)
+    with _hf_progress_bars(shown=not run.quiet and run.console.is_terminal):
+        write_folder(run.dir / "model", fill)
+
+
+@contextmanager
+def _hf_progress_bars(shown: bool) -> Iterator[None]:
+    """Hugging Face draws its own tqdm bars ("Writing model shards"); they must obey ``--quiet``
+    and stay out of logs as rltf's bars do. Its switch is global, so it is put back after."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    if enabled and not shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled and not shown:
+            hf_logging.enable_progress_bar()
 
 
 def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,

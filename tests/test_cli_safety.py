@@ -124,7 +124,7 @@ def test_eval_timeout_out_of_range_is_a_usage_error_not_a_verdict(tmp_path, time
     assert "--timeout" in result.stderr and "judge isolation" not in result.stderr
 
 
-@pytest.mark.parametrize("ks", ["1,,2", "1,", ",1", "1, 2,x", "1.5"])
+@pytest.mark.parametrize("ks", ["1,,2", "1,", ",1", "1, 2,x", "1.5", "²", "1,¹⁰", "1" * 5000])
 def test_eval_k_list_with_a_gap_or_junk_is_a_usage_error(tmp_path, ks):
     completions = write_jsonl(tmp_path / "samples.jsonl", [GOOD])
     result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--completions", str(completions), "--k", ks])
@@ -169,6 +169,63 @@ def test_a_bad_provider_option_names_the_file_before_judging(tmp_path):
     assert one_error_line(result).startswith(f"error: {options}: unknown option 'convetion'")
 
 
+@pytest.mark.parametrize("name", ["os", "sys", "json", "builtins"])
+def test_a_standard_library_module_is_not_a_package(tmp_path, name):
+    """Naming one used to break the sandbox's view and silently judge with NO SANDBOX."""
+    completions = write_jsonl(tmp_path / "samples.jsonl", [GOOD])
+    result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--completions", str(completions),
+                                 "--packages", f"numpy,{name}"])
+    assert one_error_line(result) == (f"error: --packages: {name!r} is in the standard library, which programs can "
+                                      "always import; name only third-party packages (such as numpy)")
+
+
+def test_a_provider_named_twice_is_refused(tmp_path):
+    completions = write_jsonl(tmp_path / "samples.jsonl", [GOOD])
+    result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--completions", str(completions),
+                                 "--feedback", "unittest,unittest"])
+    assert "'unittest' is named twice" in one_error_line(result)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ('{"task_id": "HumanEval/0", "completion": "\\ud800"}', "row 2, field 'completion': holds a lone surrogate"),
+    ('{"task_id": ' + "1" * 5000 + ', "completion": ""}', "row 2: holds an integer of more than 4300 digits"),
+    ('{"task_id": "HumanEval/0", "completion": "", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "row 2: nested too deeply to read"),
+])
+def test_a_completion_row_that_cannot_be_used_is_refused_before_judging(tmp_path, row, message):
+    completions = tmp_path / "samples.jsonl"
+    completions.write_text(json.dumps(GOOD) + "\n" + row + "\n")
+    out = tmp_path / "results.jsonl"
+    result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--completions", str(completions),
+                                 "--out", str(out)])
+    assert one_error_line(result).startswith(f"error: {completions}, {message}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--completions", "--feedback-options"])
+def test_a_pipe_as_an_input_is_refused_instead_of_waiting_forever(tmp_path, option):
+    completions = write_jsonl(tmp_path / "samples.jsonl", [GOOD])
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    options = tmp_path / "feedback.toml"
+    options.write_text("[unittest]\n")
+    inputs = {"--completions": completions, "--feedback-options": options, option: pipe}
+    result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--feedback", "unittest",
+                                 *[str(part) for pair in inputs.items() for part in pair]])
+    assert one_error_line(result) == f"error: {pipe}: is not a regular file (a pipe, device or socket); give a file"
+
+
+def test_a_pipe_or_device_as_an_output_is_kept(tmp_path):
+    completions = write_jsonl(tmp_path / "samples.jsonl", [GOOD])
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for out in (pipe, Path("/dev/null")):
+        result = runner.invoke(app, ["eval", "--dataset", "humaneval", "--completions", str(completions),
+                                     "--summary-json", str(out)])
+        assert "is not a regular file" in one_error_line(result)
+        assert out.exists() and not out.is_file()
+
+
 # --- rltf eval: Ctrl-C ----------------------------------------------------------------------------
 
 def test_ctrl_c_stops_eval_at_once_kills_its_programs_and_writes_nothing(tmp_path):
@@ -184,6 +241,36 @@ def test_ctrl_c_stops_eval_at_once_kills_its_programs_and_writes_nothing(tmp_pat
     assert stderr.splitlines() == ["interrupted: stopped while judging, after 0 of 8; no results were written"]
     assert stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.jsonl"]
+
+
+INTERRUPT_IMPORTS = """
+import sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "rltf.cli":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+
+@pytest.mark.parametrize("start", ["from rltf.entry import main; main()",
+                                   "import runpy; runpy.run_module('rltf', run_name='__main__')"],
+                         ids=["rltf", "python -m rltf"])
+def test_ctrl_c_while_the_cli_loads_is_one_line(start):
+    """The Ctrl-C arrives, deterministically, while rltf.cli is being imported."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_IMPORTS + start, "eval", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130
+    assert done.stderr == "interrupted: before starting; nothing was done\n" and done.stdout == ""
+
+
+def test_the_rltf_command_starts_through_the_entry_point():
+    import importlib.metadata
+
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="rltf")
+    assert script.value == "rltf.entry:main"
 
 
 # --- rltf train / sft: the run folder -------------------------------------------------------------
@@ -215,6 +302,27 @@ def test_a_folder_holding_other_files_is_refused(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
+def test_a_dangling_symlink_as_the_run_folder_is_named(tmp_path):
+    link = tmp_path / "dang"
+    link.symlink_to("/nowhere/deep")
+    result = runner.invoke(app, ["train", "--out", str(link)])
+    assert one_error_line(result) == (f"error: --out {link} is a symbolic link to a missing folder (/nowhere/deep); "
+                                      "create that folder or give another path")
+    assert link.is_symlink() and not Path("/nowhere").exists()
+
+
+def test_sft_refuses_to_resume_a_run_of_rltf_train(tmp_path):
+    """It would go on to train RL steps, which the user asked sft not to do."""
+    folder = tmp_path / "run"
+    finished_run_without_checkpoints(folder)
+    (folder / "summary.json").unlink()  # a killed train run
+    before = snapshot(folder)
+    result = runner.invoke(app, ["sft", "--resume", str(folder)])
+    assert one_error_line(result) == (f"error: --resume {folder}: this run was made by rltf train "
+                                      f"(run.max_steps = 4); continue it with: rltf train --resume {folder}")
+    assert snapshot(folder) == before
+
+
 def test_resume_refuses_a_finished_run(tmp_path):
     folder = tmp_path / "run"
     before = finished_run_without_checkpoints(folder)
@@ -229,6 +337,16 @@ def test_resume_refuses_a_finished_run(tmp_path):
     (["--dataset", "nosuch"], "known datasets: builtin, humaneval"),
     (["--set", "judge.timeout_s=1e12"], "'judge.timeout_s': must be between"),
     (["--set", "judge.memory_mb=1"], "'judge.memory_mb': must be between"),
+    (["--set", 'judge.packages=["sys"]'], "'judge.packages': 'sys' is in the standard library"),
+    (["--set", "data.eval_size=0"], "'data.eval_size': must be positive"),
+    (["--set", "learner.grad_clip=-1"], "'learner.grad_clip': must be positive"),
+    (["--set", "embedded.vocab_size=-5"], "'embedded.vocab_size': must be positive"),
+    (["--set", 'feedback.providers=["unittest","unittest"]'], "'unittest' is named twice"),
+    (["--set", "learner.lr=1" + "0" * 400], "'learner.lr': must be a finite number"),
+    (["--set", "run.threads=99999999999999999999"], "'run.threads': is out of range"),
+    (["--set", "model.lora_r=2", "--set", "model.lora_dropout=5.0"], "'model.lora_dropout': must be in [0, 1)"),
+    (["--set", "data.builtin_train=0"], "'data.builtin_train': must be positive"),
+    (["--set", "run.seed=" + "1" * 5000], "'run.seed': holds an integer of more than 4300 digits"),
 ])
 def test_rejected_train_writes_nothing(tmp_path, flags, message):
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--set", "data.eval_size=4", *flags])
@@ -251,6 +369,19 @@ def test_sft_names_rl_settings_of_a_shared_config_file_it_ignores(tmp_path):
     warning = next(line for line in result.stderr.splitlines() if line.startswith("warning:"))
     assert warning.startswith(f"warning: {config}: rltf sft ignores actor.problems_per_step,")
     assert "run.max_steps" in warning and "actor.max_new_tokens" not in warning and "sft.steps" not in warning
+
+
+def test_quiet_sft_prints_no_hugging_face_progress_bar(tmp_path):
+    """--quiet and a stderr that is no terminal both mean no bars, Hugging Face's included."""
+    from transformers.utils import logging as hf_logging
+
+    config = tmp_path / "sft.toml"
+    config.write_text(to_toml(tiny_config(tmp_path / "run", sft={"steps": 1}, run={"save_every": 0, "max_steps": 0})))
+    result = runner.invoke(app, ["sft", "--config", str(config), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "run" / "model").is_dir()
+    assert "Writing model shards" not in result.stderr and "it/s" not in result.stderr
+    assert hf_logging.is_progress_bar_enabled()  # put back for whoever draws them next
 
 
 # --- rltf train: Ctrl-C ---------------------------------------------------------------------------

@@ -154,6 +154,24 @@ def test_literal_settings_accept_only_their_choices(data, field):
     ({"actor": {"top_p": 0.0}}, "actor.top_p"),
     ({"actor": {"top_p": 1.5}}, "actor.top_p"),
     ({"embedded": {"width": 30, "heads": 4}}, "embedded.width"),
+    ({"data": {"eval_size": -1}}, "data.eval_size"),
+    ({"data": {"eval_size": 0}}, "data.eval_size"),
+    ({"data": {"builtin_train": 0}}, "data.builtin_train"),
+    ({"data": {"builtin_rl_only": -1}}, "data.builtin_rl_only"),
+    ({"learner": {"grad_clip": -1.0}}, "learner.grad_clip"),
+    ({"learner": {"grad_clip": 0.0}}, "learner.grad_clip"),
+    ({"embedded": {"vocab_size": 0}}, "embedded.vocab_size"),
+    ({"embedded": {"vocab_size": -5}}, "embedded.vocab_size"),
+    ({"model": {"lora_r": 2, "lora_dropout": 5.0}}, "model.lora_dropout"),
+    ({"model": {"lora_dropout": -0.1}}, "model.lora_dropout"),
+    ({"model": {"lora_dropout": 1.0}}, "model.lora_dropout"),
+    ({"run": {"threads": 4097}}, "run.threads"),
+    ({"run": {"threads": 99999999999999999999}}, "run.threads"),
+    ({"actor": {"max_new_tokens": 2**63}}, "actor.max_new_tokens"),
+    ({"learner": {"lr": 10**400}}, "learner.lr"),
+    ({"feedback": {"providers": ["unittest", "pylint", "unittest"]}}, "feedback.providers"),
+    ({"judge": {"packages": ["numpy", "sys"]}}, "judge.packages"),
+    ({"judge": {"packages": ["os"]}}, "judge.packages"),
 ])
 def test_values_that_cannot_work_are_rejected(data, field):
     with pytest.raises(DataError) as caught:
@@ -166,6 +184,11 @@ def test_non_positive_temperature_is_rejected(temperature):
     with pytest.raises(DataError) as caught:
         config_from_dict({"actor": {"temperature": temperature}})
     assert caught.value.field == "actor.temperature"
+
+
+def test_builtin_train_matters_only_for_the_builtin_suite():
+    config = config_from_dict({"data": {"dataset": "humaneval", "builtin_train": 0}})
+    assert config.data.builtin_train == 0
 
 
 def test_zero_is_allowed_where_it_means_off():
@@ -259,3 +282,27 @@ def test_prompt_template_placeholders_are_checked(template, message):
     with pytest.raises(DataError, match=message) as error:
         config_from_dict({"model": {"prompt_template": template}}, "run.toml")
     assert error.value.field == "model.prompt_template"
+
+
+def test_an_integer_too_long_to_read_names_the_file_and_row(tmp_path):
+    path = write(tmp_path, "[run]\nout = 'x'\nseed = " + "1" * 5000 + "\n")
+    with pytest.raises(DataError, match="an integer of more than 4300 digits") as caught:
+        load_config(path)
+    assert (caught.value.path, caught.value.row) == (str(path), 3)
+
+
+def test_nesting_too_deep_to_read_names_the_file(tmp_path):
+    path = write(tmp_path, "x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(DataError, match="nested too deeply") as caught:
+        load_config(path)
+    assert caught.value.path == str(path)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1" * 5000, "an integer of more than 4300 digits"),
+    ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
+])
+def test_an_assignment_too_big_to_read_names_the_setting(value, message):
+    with pytest.raises(DataError, match=message) as caught:
+        parse_assignment(f"run.seed={value}")
+    assert (caught.value.path, caught.value.field) == ("--set", "run.seed")

@@ -275,3 +275,35 @@ def test_more_workers_than_eight_per_core_are_capped_with_a_warning(caplog):
     assert worker_count(cap) == cap and not caplog.records
     assert worker_count(cap + 1) == cap
     assert f"using {cap} ({MAX_WORKERS_PER_CORE} per core)" in caplog.text
+
+
+def fake_bwrap(tmp_path, error: str):
+    """A bwrap that is installed but cannot start a sandbox here, failing as bubblewrap does."""
+    path = tmp_path / "bwrap"
+    path.write_text(f'#!/bin/sh\n[ "$1" = --help ] && exit 0\necho "{error}" >&2\nexit 1\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_bwrap_that_fails_its_probe_is_reported_with_its_own_error(tmp_path, monkeypatch):
+    """Claiming bubblewrap is missing when it is installed sends the user to fix the wrong thing."""
+    from rltf.judge import sandbox
+
+    error = "bwrap: Can't find source path /nowhere: No such file or directory"
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: fake_bwrap(tmp_path, error))
+    fallback = sandbox.detect.__wrapped__("auto", ())
+    assert fallback.kind == "none"
+    assert f"bubblewrap (bwrap) is installed but could not start a sandbox here: {error};" in fallback.description
+    assert "not installed" not in fallback.description and "apt-get" not in fallback.description
+    with pytest.raises(RltfError, match="^bubblewrap \\(bwrap\\) is required, and it is installed but could not "
+                                        "start a sandbox here: bwrap: Can't find source path /nowhere"):
+        sandbox.detect.__wrapped__("bwrap", ())
+
+
+def test_a_missing_bwrap_is_reported_as_missing(monkeypatch):
+    from rltf.judge import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    fallback = sandbox.detect.__wrapped__("auto", ())
+    assert "bubblewrap (bwrap) is not installed;" in fallback.description
+    assert "Install bubblewrap (apt-get install bubblewrap) for isolation." in fallback.description

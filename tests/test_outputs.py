@@ -129,3 +129,59 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(tmp_path, mo
     assert [p.name for p in checkpoints(folder)] == ["step-0000001-rl"]
     assert load_checkpoint(checkpoints(folder)[-1]) == {"step": 1}
     assert sorted(p.name for p in folder.iterdir()) == ["step-0000001-rl"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "link-to-device"])
+def test_an_output_that_is_not_a_regular_file_is_refused_and_kept(tmp_path, kind):
+    """Writing whole renames a new file over the path: a pipe or a device would be replaced."""
+    path = tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/null")
+    else:
+        path.symlink_to("/dev/null")
+    with pytest.raises(RltfError, match=r"^--out .* is not a regular file \(a device, pipe or socket\)"):
+        check_outputs({"--out": path})
+    assert path.exists() and not path.is_file()
+
+
+def test_writing_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real" / "results.jsonl"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    check_outputs({"--out": link})
+    write_text(link, "new\n")
+    assert link.is_symlink() and target.read_text() == "new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["results.jsonl"]
+
+
+@pytest.mark.parametrize("path", ["/proc/version", "/proc/rltf-out/results.json", "/sys/rltf.json"])
+def test_a_place_no_file_can_be_created_is_refused_before_work_even_for_root(path):
+    with pytest.raises(RltfError, match=f"^--out {path}: cannot write in "):
+        check_outputs({"--out": Path(path)})
+
+
+def test_a_report_folder_where_nothing_can_be_created_is_refused():
+    from rltf.outputs import check_folder_writable
+
+    with pytest.raises(RltfError, match="^--out /proc/plots: cannot write in /proc "):
+        check_folder_writable(Path("/proc/plots"), "--out")
+
+
+def test_the_writability_check_leaves_nothing_behind(tmp_path):
+    check_outputs({"--out": tmp_path / "a.json"})
+    from rltf.outputs import check_folder_writable
+
+    check_folder_writable(tmp_path / "plots", "--out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dangling_symlink_as_the_run_folder_is_named_as_such(tmp_path):
+    folder = tmp_path / "run"
+    folder.symlink_to(tmp_path / "nowhere" / "deep")
+    with pytest.raises(RltfError, match=r"is a symbolic link to a missing folder \(.*nowhere/deep\)"):
+        run_folder.check_new(folder)
+    assert folder.is_symlink() and not (tmp_path / "nowhere").exists()

@@ -205,3 +205,27 @@ def test_cli_shows_the_skipped_line_as_a_warning(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stderr.startswith(f"warning: {run / 'metrics.jsonl'}, row 4: skipped;")
     assert result.stdout.split() == [str(run / "plots" / "sft_loss.png")]
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("1" + "0" * 400, "holds a number too large for a float"),
+    ("1" * 5000, "holds an integer of more than 4300 digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+])
+@pytest.mark.parametrize("newline", [True, False], ids=["row", "last-row-without-newline"])
+def test_a_row_too_big_to_read_is_one_error_line(tmp_path: Path, value: str, why: str, newline: bool) -> None:
+    run = write_run(tmp_path / "run", sft_rows(2))
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"phase": "sft", "step": 3, "loss/sl": ' + value + "}" + ("\n" if newline else ""))
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {run / 'metrics.jsonl'}, row 3: {why}\n"
+    assert not (run / "plots").exists()
+
+
+def test_a_summary_number_too_large_for_a_float_names_the_file(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", sft_rows(2))
+    (run / "summary.json").write_text('{"after": {"pass@1": 1' + "0" * 400 + "}}", encoding="utf-8")
+    with pytest.raises(DataError, match="too large for a float") as caught:
+        draw_report(run)
+    assert caught.value.path == str(run / "summary.json")

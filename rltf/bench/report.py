@@ -76,7 +76,7 @@ def _header(summary: Summary) -> str:
     shown = ", ".join(f"{key}={_setting(settings.get(key))}" for key in HEADER_SETTINGS)
     lines = [f"# {summary.get('benchmark', '?')} benchmark", "",
              f"- model: `{summary.get('model', '?')}`", f"- settings: {shown}"]
-    if settings.get("split") is not None:
+    if settings.get("split"):
         lines.append(f"- split: {settings['split']}")
     return "\n".join(lines)
 

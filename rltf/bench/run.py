@@ -128,7 +128,7 @@ def prepare(options: BenchOptions, header: BenchHeader | None) -> Plan:
     policy = load_bench_policy(source, options.device, max_new_tokens)
     if options.chat:
         check_chat(policy.tokenizer, source.name)
-    settings = {**asdict(replace(options, model=source.name, max_new_tokens=max_new_tokens)),
+    settings = {**asdict(replace(options, model=source.name, max_new_tokens=max_new_tokens, split=selection.split)),
                 "template": template.text, "template_file": template.source, "stop": list(template.stop),
                 "model_fingerprint": model_hash,
                 "max_prompt_tokens": policy.settings.max_prompt_tokens}

@@ -10,14 +10,16 @@ from typing import Any
 from rltf.errors import RltfError
 from rltf.problems import Problem
 
-DEFAULT_SPLITS = {"apps": "test", "mbpp": "test", "humaneval": "test"}
+DEFAULT_SPLITS = {"apps": "test", "mbpp": "test", "humaneval": "test", "builtin": "heldout"}
 LOADER_NAMES = {"apps": "apps", "mbpp": "mbpp", "humaneval": "humaneval"}
 
 
 @dataclass(frozen=True)
 class Selection:
-    """``all_tasks``: every selected task in benchmark order; ``tasks``/``problems``: this shard's."""
+    """``all_tasks``: every selected task in benchmark order; ``tasks``/``problems``: this shard's;
+    ``split``: the split loaded (the default one when none was asked for)."""
 
+    split: str
     all_tasks: list[str]
     tasks: list[str]
     problems: dict[str, Problem]
@@ -25,7 +27,8 @@ class Selection:
 
 
 def select_problems(options: Any, run_config: Any) -> Selection:
-    problems = benchmark_problems(options.benchmark, options.data_path, options.split, run_config)
+    split = options.split or default_split(options.benchmark, options.data_path)
+    problems = benchmark_problems(options.benchmark, options.data_path, split, run_config)
     problems = [p for p in problems if len(p.tests)]
     if options.difficulty:
         problems = _by_difficulty(problems, options.difficulty)
@@ -39,14 +42,14 @@ def select_problems(options: Any, run_config: Any) -> Selection:
     shard = problems[index::count]
     if not shard:
         raise RltfError(f"--shard {index}/{count}: {len(problems)} problems make fewer than {count} shards")
-    return Selection([p.task_id for p in problems], [p.task_id for p in shard], {p.task_id: p for p in shard},
+    return Selection(split or "", [p.task_id for p in problems], [p.task_id for p in shard], {p.task_id: p for p in shard},
                      {p.task_id: p.difficulty for p in problems})
 
 
-def benchmark_problems(benchmark: str, data_path: str, split: str, run_config: Any) -> list[Problem]:
+def benchmark_problems(benchmark: str, data_path: str, split: str | None, run_config: Any) -> list[Problem]:
     """The benchmark's problems; ``builtin`` is the held-out split of a run's own built-in suite."""
     if benchmark == "builtin":
-        if data_path or split:
+        if data_path or split != "heldout":
             raise RltfError("--data-path and --split do not apply to builtin: its problems are generated "
                             "(the held-out split of the run's suite)")
         from rltf.config import DataSettings
@@ -57,11 +60,13 @@ def benchmark_problems(benchmark: str, data_path: str, split: str, run_config: A
                              n_rl_only=data.builtin_rl_only).heldout
     from rltf.datasets import load_dataset
 
-    return load_dataset(LOADER_NAMES[benchmark], path=data_path or None, split=split or default_split(benchmark, data_path))
+    return load_dataset(LOADER_NAMES[benchmark], path=data_path or None, split=split)
 
 
 def default_split(benchmark: str, data_path: str) -> str | None:
     """The test split; a local APPS copy that is one split's folder (no test/ inside) is taken whole."""
+    if benchmark == "builtin":
+        return "heldout"
     if benchmark == "apps" and data_path:
         from rltf.datasets.apps import split_path
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rltf.errors import DataError, Interrupted
 from rltf.evaluation.scores import SampleResult, summarize
 from rltf.feedback import JudgedSample, Reward
-from rltf.inputs import numbered_lines, read_text
+from rltf.inputs import load_json, numbered_lines, read_text
 from rltf.judge import OUTCOMES, Judge, JudgeConfig, JudgeResult, Submission
 from rltf.plugins import ReferenceOracle
 from rltf.problems import Problem
@@ -108,12 +108,13 @@ def _task_key(value: Any) -> str | None:
 
 
 def _parse_row(path: Path, line: int, text: str, problems: Mapping[str, Problem]) -> CompletionRow:
-    try:
-        fields = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg})", row=line) from None
+    fields = load_json(text, path, row=line)
     if not isinstance(fields, dict):
         raise DataError(path, f"expected a JSON object, got {type(fields).__name__}", row=line)
+    unwritable = _not_text(fields)
+    if unwritable is not None:
+        raise DataError(path, "holds a lone surrogate (a \\ud800-\\udfff escape not in a pair), which is not text",
+                        row=line, field=unwritable)
     for name in ("task_id", "completion"):
         if name not in fields:
             raise DataError(path, "missing", row=line, field=name)
@@ -125,6 +126,17 @@ def _parse_row(path: Path, line: int, text: str, problems: Mapping[str, Problem]
     if not isinstance(fields["completion"], str):
         raise DataError(path, "must be a string", row=line, field="completion")
     return CompletionRow(line, fields, problems[key], fields["completion"])
+
+
+def _not_text(fields: dict[str, Any]) -> str | None:
+    """The first field holding half of a UTF-16 pair alone, which JSON may escape but UTF-8 cannot
+    encode: such a row could be neither run nor written to ``--out``."""
+    for name, value in fields.items():
+        try:
+            json.dumps({name: value}, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return name
+    return None
 
 
 def evaluate_completions(rows: Sequence[CompletionRow], config: JudgeConfig, feedback: Feedback | None,

@@ -112,19 +112,22 @@ def detect(mode: str = "auto", packages: tuple[str, ...] = view.DEFAULT_PACKAGES
     Remembered for the life of the process: probing bubblewrap and finding the packages'
     files take about 0.1 s, and a process that makes several judges would pay it for each."""
     root = os.geteuid() == 0
+    why = "not installed"
     if mode != "none":
         bwrap = shutil.which("bwrap")
         if bwrap:
             sized = "--size" in _bwrap_help(bwrap)
             isolation = Isolation("bwrap", _describe_bwrap(root), root, bwrap, view.build(packages), sized)
-            if _works(isolation):
+            failure = _probe_failure(isolation)
+            if failure is None:
                 return isolation
+            why = f"installed but could not start a sandbox here: {failure}"
         if mode == "bwrap":
             from rltf.errors import RltfError
 
-            raise RltfError("bubblewrap (bwrap) is required but missing or not working here; "
-                            "install it (apt-get install bubblewrap) or use isolation 'auto'")
-    return _fallback(root, mode)
+            remedy = "install it (apt-get install bubblewrap)" if why == "not installed" else "fix that"
+            raise RltfError(f"bubblewrap (bwrap) is required, and it is {why}; {remedy} or use isolation 'auto'")
+    return _fallback(root, "disabled" if mode == "none" else why)
 
 
 def _bwrap_help(bwrap: str) -> str:
@@ -134,15 +137,20 @@ def _bwrap_help(bwrap: str) -> str:
         return ""
 
 
-def _works(isolation: Isolation) -> bool:
+def _probe_failure(isolation: Isolation) -> str | None:
+    """Why a trial sandbox did not print ``ok``, in bubblewrap's own words; None when it did.
+
+    The user must be told the real cause (a bind mount that failed, namespaces the machine
+    forbids), not that bubblewrap is missing when it is installed."""
     command = isolation._bwrap_args(None, 64, None) + [isolation.view.interpreter, "-I", "-c", "print('ok')"]
     try:
         probe = subprocess.run(command, capture_output=True, text=True, timeout=30, env={})
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if probe.returncode != 0:
-        log.debug("rltf judge: the bubblewrap probe failed: %s", probe.stderr.strip())
-    return probe.returncode == 0 and probe.stdout.strip() == "ok"
+    except (OSError, subprocess.SubprocessError) as error:
+        return str(error)
+    if probe.returncode == 0 and probe.stdout.strip() == "ok":
+        return None
+    lines = probe.stderr.strip().splitlines()
+    return lines[-1] if lines else f"the trial sandbox exited with status {probe.returncode}"
 
 
 def _python_readable_by_all() -> bool:
@@ -161,14 +169,15 @@ def _describe_bwrap(root: bool) -> str:
             f"as {who} with CPU, memory, output and process limits")
 
 
-def _fallback(root: bool, mode: str) -> Isolation:
+def _fallback(root: bool, why: str) -> Isolation:
+    """``why`` completes "bubblewrap (bwrap) is ...": disabled, not installed, or what failed."""
     global _warned
     root = root and _python_readable_by_all()
-    description = ("NO SANDBOX: bubblewrap (bwrap) is " + ("disabled" if mode == "none" else "not available")
-                   + "; programs run with CPU, memory, output and process limits, a clean "
-                   "environment and a scratch directory, but CAN reach the network and read and write the user's "
-                   "files" + (" (they run as an unprivileged uid of their own)" if root else "")
-                   + ". Install bubblewrap (apt-get install bubblewrap) for isolation.")
+    hint = " Install bubblewrap (apt-get install bubblewrap) for isolation." if why == "not installed" else ""
+    description = (f"NO SANDBOX: bubblewrap (bwrap) is {why}; programs run with CPU, memory, output and process "
+                   "limits, a clean environment and a scratch directory, but CAN reach the network and read and "
+                   "write the user's files" + (" (they run as an unprivileged uid of their own)" if root else "")
+                   + "." + hint)
     if not _warned:
         log.warning("rltf judge: %s", description)
         _warned = True

@@ -109,6 +109,19 @@ def _hidden_inside(roots: list[Path], keep: list[Path]) -> list[Path]:
     return hidden
 
 
+def package_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an allowed package, or None when it can.
+
+    The standard library is always in the view; a module of it named as a package would be
+    bound a second time (a built-in one has no file to bind at all) and break the sandbox."""
+    if not name.isidentifier():
+        return f"{name!r} is not an importable top-level package name (such as numpy)"
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return (f"{name!r} is in the standard library, which programs can always import; "
+                "name only third-party packages (such as numpy)")
+    return None
+
+
 def package_entries(names: Iterable[str]) -> tuple[dict[str, Path], list[str], list[str]]:
     """Top-level files and directories to show for ``names``, the names found and those missing."""
     entries: dict[str, Path] = {}
