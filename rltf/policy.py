@@ -23,6 +23,7 @@ from rltf.decoding import positions, sample_completions
 from rltf.errors import RltfError
 from rltf.hub import model_source
 from rltf.problems import Problem
+from rltf.progress import hugging_face_bars
 from rltf.prompts import fill
 
 
@@ -224,24 +225,27 @@ def _with_adapter(settings: ModelSettings, base: str, device: torch.device, dtyp
 
 def _load_pretrained(settings: ModelSettings, name: str, dtype: torch.dtype | None,
                      tokenizer_only: bool = False) -> tuple[Any, Any]:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # rltf's own bars and one-line errors own stderr
     source = model_source(name)
     options = {"trust_remote_code": settings.trust_remote_code, "local_files_only": source.local_files_only}
     try:
-        if tokenizer_only:
-            return None, AutoTokenizer.from_pretrained(source.location, **options)
-        config = AutoConfig.from_pretrained(source.location, **options)
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **options)
-        seq2seq = settings.architecture == "seq2seq" or (
-            settings.architecture == "auto" and getattr(config, "is_encoder_decoder", False))
-        loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-        model = loader.from_pretrained(source.location, dtype=dtype, **options)
+        with hugging_face_bars(shown=False):  # rltf's own bars and one-line errors own stderr
+            return _loaded(source.location, settings, options, dtype, tokenizer_only)
     except (OSError, ValueError) as error:
         raise source.error(error) from None
-    return model, tokenizer
+
+
+def _loaded(location: str, settings: ModelSettings, options: dict[str, Any], dtype: torch.dtype | None,
+            tokenizer_only: bool) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    if tokenizer_only:
+        return None, AutoTokenizer.from_pretrained(location, **options)
+    config = AutoConfig.from_pretrained(location, **options)
+    tokenizer = AutoTokenizer.from_pretrained(location, **options)
+    seq2seq = settings.architecture == "seq2seq" or (
+        settings.architecture == "auto" and getattr(config, "is_encoder_decoder", False))
+    loader = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    return loader.from_pretrained(location, dtype=dtype, **options), tokenizer
 
 
 def prepared(model: Any, tokenizer: Any, settings: ModelSettings, device: torch.device) -> Policy:

@@ -84,3 +84,19 @@ def progress_bars(totals: dict[str, tuple[int, int]], *, quiet: bool = False,
     with Progress(*_columns(), console=console, transient=False) as progress:
         tasks = {name: progress.add_task(name, total=total, completed=done) for name, (total, done) in totals.items()}
         yield {name: (lambda n=1, task=task: progress.advance(task, n)) for name, task in tasks.items()}
+
+
+@contextmanager
+def hugging_face_bars(shown: bool) -> Iterator[None]:
+    """Hugging Face draws its own tqdm bars ("Loading weights", "Writing model shards"); they must
+    obey ``--quiet`` and stay out of logs as rltf's bars do. Its switch is global, so it is put back after."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    if enabled and not shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled and not shown:
+            hf_logging.enable_progress_bar()

@@ -23,11 +23,11 @@ import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ from rltf.outputs import write_folder, write_text
 from rltf.plugins import Plugins, ReferenceOracle
 from rltf.policy import Policy, TokenSequence
 from rltf.problems import Problem
-from rltf.progress import progress_bar, step_progress
+from rltf.progress import hugging_face_bars, progress_bar, step_progress
 from rltf.sampler import Cycler
 from rltf.scoring import Feedback
 from rltf.token_rewards import Rollout, is_trainable, term_key, to_examples
@@ -406,24 +406,8 @@ def save_final_model(run: Run) -> None:
         run.policy.model.save_pretrained(str(folder))
         run.policy.tokenizer.save_pretrained(str(folder))
 
-    with _hf_progress_bars(shown=not run.quiet and run.console.is_terminal):
+    with hugging_face_bars(shown=not run.quiet and run.console.is_terminal):
         write_folder(run.dir / "model", fill)
-
-
-@contextmanager
-def _hf_progress_bars(shown: bool) -> Iterator[None]:
-    """Hugging Face draws its own tqdm bars ("Writing model shards"); they must obey ``--quiet``
-    and stay out of logs as rltf's bars do. Its switch is global, so it is put back after."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    if enabled and not shown:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled and not shown:
-            hf_logging.enable_progress_bar()
 
 
 def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,

@@ -399,3 +399,19 @@ def test_resume_refuses_a_changed_model_or_prompt(models, shared_data, tmp_path)
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
     assert "changed since this run started" in error_line(runner.invoke(app, ["bench", "humaneval", "--resume", str(out)]))
+
+
+def test_split_sampling_and_judge_options_reach_the_run(models, shared_data, tmp_path):
+    data = str(shared_data / "mbpp" / "mbpp.jsonl")
+    done = runner.invoke(app, ["bench", "mbpp", "--model", str(models["gpt"]), "--data-path", data, "--split",
+                               "validation", "--limit", "2", "--n", "2", "--k", "1", "--top-p", "0.5", "--seed", "3",
+                               "--temperature", "0.9", "--max-new-tokens", "8", "--timeout", "2.5", "--workers", "1",
+                               "--device", "cpu", "--batch-size", "3", "--out", str(tmp_path / "run"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    header = json.loads((tmp_path / "run" / "bench.json").read_text())
+    assert header["tasks"] == ["511", "512"]
+    settings = header["settings"]
+    assert (settings["split"], settings["top_p"], settings["seed"], settings["temperature"], settings["timeout"],
+            settings["workers"], settings["device"], settings["batch_size"]) == (
+        "validation", 0.5, 3, 0.9, 2.5, 1, "cpu", 3)
+    assert all(r["tokens"] <= 8 for r in rows(tmp_path / "run"))
