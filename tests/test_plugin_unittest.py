@@ -106,7 +106,7 @@ def test_name_error_penalises_exactly_its_line(score):
     rewards = score(program)
     assert_line_penalty(rewards, program, 3, "    return z")
     assert only(rewards, "coarse").value == -0.6
-    assert only(rewards, "adaptive").value == pytest.approx(-0.3)
+    assert of_kind(rewards, "adaptive") == []  # no test failed: it crashed
 
 
 @pytest.mark.parametrize("error_type, program, line, text", [
@@ -141,11 +141,12 @@ def test_error_inside_a_library_call_penalises_the_calling_line(score):
     assert_line_penalty(score(program), program, 4, "    return json.loads('{') + x")
 
 
-def test_crash_after_some_passing_tests_gets_their_share(score):
+def test_crash_after_some_passing_tests_gets_no_adaptive_reward_by_the_methods_rule(score):
     program = "def f(x):\n    if x == 3:\n        raise ValueError('three')\n    return x + 1\n"
     rewards = score(program)
-    assert only(rewards, "adaptive").value == pytest.approx(adaptive(2, 3))
+    assert of_kind(rewards, "adaptive") == []
     assert_line_penalty(rewards, program, 3, "        raise ValueError('three')")
+    assert only(score(program, adaptive_scope="all"), "adaptive").value == pytest.approx(adaptive(2, 3))
 
 
 def test_call_based_and_stdio_programs_are_located_too(score):
@@ -162,7 +163,7 @@ def test_syntax_error_in_the_middle_penalises_its_line(score):
     rewards = score(program)
     assert_line_penalty(rewards, program, 2, "    y = = 1")
     assert only(rewards, "coarse").value == -1.0
-    assert only(rewards, "adaptive").value == pytest.approx(-0.3)
+    assert of_kind(rewards, "adaptive") == []
 
 
 def test_unclosed_bracket_followed_by_more_code_penalises_the_bracket_line(score):
@@ -219,7 +220,7 @@ def test_timeout_is_a_runtime_error_penalised_as_a_whole(plugins, provider, judg
     assert sample.result.outcome == "timeout"
     rewards = score_sample(plugins, provider, sample)
     assert only(rewards, "coarse").value == -0.6
-    assert only(rewards, "adaptive").value == pytest.approx(-0.3)
+    assert of_kind(rewards, "adaptive") == []
     assert_whole_program_penalty(rewards)
 
 
@@ -241,8 +242,33 @@ def test_wrong_answer_gets_its_pass_ratio_and_no_fine_reward(score):
 def test_pass_gets_full_rewards_and_no_fine_reward(score):
     rewards = score(PASSING)
     assert only(rewards, "coarse").value == 1.0
-    assert only(rewards, "adaptive").value == 1.0
-    assert of_kind(rewards, "fine") == []
+    assert of_kind(rewards, "adaptive") == [] and of_kind(rewards, "fine") == []
+    assert only(score(PASSING, adaptive_scope="all"), "adaptive").value == 1.0
+
+
+@pytest.mark.parametrize("program, outcome, failing, everything", [
+    ("def f(x):\n    return 4 if x == 3 else 0 if x == 2 else 2\n", "failure", adaptive(2, 3), adaptive(2, 3)),
+    ("def f(x):\n    return 0\n", "failure", adaptive(0, 3), adaptive(0, 3)),
+    ("def f(x):\n    return x + 1\n", "pass", None, 1.0),
+    ("def f(x):\n    return x +\n", "compile_error", None, -0.3),
+    ("def f(x):\n    if x == 2:\n        return 0\n    if x == 3:\n        raise ValueError\n    return x + 1\n",
+     "runtime_error", adaptive(1, 2), adaptive(1, 3)),
+])
+def test_adaptive_scope_failing_is_the_methods_rule_and_all_is_the_old_one(score, judged, program, outcome, failing,
+                                                                          everything):
+    """The method: programs that fail some test get -0.3 + 1.3 * passed / (passed + failed)."""
+    assert judged(program).result.outcome == outcome
+    given = of_kind(score(program), "adaptive")
+    assert [r.value for r in given] == ([] if failing is None else [pytest.approx(failing)])
+    assert only(score(program, adaptive_scope="all"), "adaptive").value == pytest.approx(everything)
+
+
+def test_adaptive_ratio_leaves_out_tests_a_crash_cut_short(score, judged):
+    """Wrong on test 1, crash on test 2: one verdict of failure, none of pass, so the ratio is 0/1."""
+    program = "def f(x):\n    if x == 2:\n        raise ValueError\n    return 0\n"
+    result = judged(program).result
+    assert result.outcome == "runtime_error" and [t.verdict for t in result.tests][:2] == ["failure", "runtime_error"]
+    assert only(score(program), "adaptive").value == pytest.approx(-0.3)
 
 
 @pytest.mark.parametrize("error_type, program, problem", [
@@ -301,13 +327,15 @@ def test_alpha_sets_rescaling_of_line_penalties(score, alpha, rescale):
 
 @pytest.mark.parametrize("kind", ["coarse", "fine", "adaptive"])
 def test_each_granularity_can_be_switched_off(score, kind):
-    rewards = score("def f(x):\n    return z\n", **{kind: False})
+    """Wrong on the first test, then a NameError at line 3: all three kinds apply."""
+    rewards = score("def f(x):\n    if x == 2:\n        return z\n    return 0\n", **{kind: False})
     assert of_kind(rewards, kind) == []
     assert {r.kind for r in rewards} == {"coarse", "fine", "adaptive"} - {kind}
 
 
 @pytest.mark.parametrize("options, words", [
-    ({"alhpa": "one"}, ["unknown option 'alhpa'", "coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha"]),
+    ({"alhpa": "one"}, ["unknown option 'alhpa'",
+                        "coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha, adaptive_scope"]),
     ({"alpha": "half"}, ["'alpha'", "paper, one", "'half'"]),
     ({"fine": "yes"}, ["'fine'", "true or false"]),
     ({"coarse_rewards": {"crash": -0.6}}, ["unknown outcome 'crash'", "runtime_error"]),

@@ -5,9 +5,10 @@ each one switchable, because the paper's ablations train with every subset of th
 
 * ``coarse`` (kind ``"coarse"``, whole program): +1.0 pass, -0.3 failure, -0.6 runtime error or
   timeout, -1.0 compile error. ``coarse_rewards = {outcome = value, ...}`` replaces some values.
-* ``adaptive`` (kind ``"adaptive"``, whole program): -0.3 + 1.3 * passed/total, for every outcome
-  (1.0 for a pass, -0.3 for a compile error), since the learner compares the sample's value with
-  its baseline program's and needs both.
+* ``adaptive`` (kind ``"adaptive"``, whole program): -0.3 + 1.3 * passed/(passed + failed) for a
+  program that fails some test, as the method says (``adaptive_scope = "failing"``, default);
+  ``adaptive_scope = "all"`` gives it to every outcome as -0.3 + 1.3 * passed/total (1.0 for a
+  pass, -0.3 for a compile error), rltf's earlier rule.
 * ``fine`` (kind ``"fine"``, value ``fine_penalty``, default -0.3): on the whole program for
   U_global errors (cut-off programs, timeouts, RecursionError), on the offending line for U_line
   errors (other syntax errors, exceptions raised at a line of the program), nothing for U_ignore

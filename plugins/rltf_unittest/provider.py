@@ -2,7 +2,8 @@
 
 Options (``[feedback.options.unittest]`` in a run's config), see the package docstring for their meaning:
 ``coarse``, ``fine``, ``adaptive`` (bool), ``coarse_rewards`` (outcome -> value),
-``fine_penalty`` (float) and ``alpha`` (``"paper"`` or ``"one"``).
+``fine_penalty`` (float), ``alpha`` (``"paper"`` or ``"one"``) and ``adaptive_scope``
+(``"failing"`` or ``"all"``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ COARSE_REWARDS: Mapping[str, float] = MappingProxyType({
 ADAPTIVE_FLOOR = -0.3
 ADAPTIVE_SPAN = 1.3
 ALPHAS = ("paper", "one")
-OPTION_NAMES = ("coarse", "fine", "adaptive", "coarse_rewards", "fine_penalty", "alpha")
+ADAPTIVE_SCOPES = ("failing", "all")
+OPTION_NAMES = ("coarse", "fine", "adaptive", "coarse_rewards", "fine_penalty", "alpha", "adaptive_scope")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Settings:
     coarse_rewards: Mapping[str, float] = field(default_factory=lambda: COARSE_REWARDS)
     fine_penalty: float = -0.3
     alpha: str = "paper"
+    adaptive_scope: str = "failing"
 
     @property
     def rescale(self) -> bool:
@@ -51,6 +54,7 @@ class Settings:
             coarse_rewards=read.table("coarse_rewards", COARSE_REWARDS, ("outcome", "outcomes")),
             fine_penalty=read.number("fine_penalty", cls.fine_penalty),
             alpha=read.choice("alpha", cls.alpha, ALPHAS),
+            adaptive_scope=read.choice("adaptive_scope", cls.adaptive_scope, ADAPTIVE_SCOPES),
         )
 
 
@@ -58,11 +62,21 @@ def coarse_reward(sample: JudgedSample, settings: Settings) -> Reward:
     return Reward.on_program(NAME, "coarse", settings.coarse_rewards[sample.result.outcome])
 
 
-def adaptive_reward(sample: JudgedSample) -> Reward:
-    """Given for every outcome, passes included: the learner subtracts the baseline's value."""
+def adaptive_reward(sample: JudgedSample, settings: Settings) -> list[Reward]:
+    """The method's rule (``"failing"``): only a program that fails some test gets partial credit,
+    passed / (passed + failed), counting the tests that ran to a verdict and not those a crash
+    or the time limit cut short. ``"all"``: every outcome, passed / all tests (a pass 1.0, a
+    compile error -0.3), as rltf did before. The learner subtracts the baseline's value, and a
+    program without the reward counts as 0 there."""
     result = sample.result
-    ratio = 1.0 if result.outcome == "pass" else result.pass_ratio
-    return Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * ratio)
+    if settings.adaptive_scope == "all":
+        ratio = 1.0 if result.outcome == "pass" else result.pass_ratio
+        return [Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * ratio)]
+    failed = sum(test.verdict == "failure" for test in result.tests)
+    if not failed:
+        return []
+    passed = sum(test.verdict == "pass" for test in result.tests)
+    return [Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * passed / (passed + failed))]
 
 
 def fine_rewards(sample: JudgedSample, settings: Settings) -> list[Reward]:
@@ -80,7 +94,7 @@ def score_sample(sample: JudgedSample, settings: Settings) -> list[Reward]:
     if settings.fine:
         rewards += fine_rewards(sample, settings)
     if settings.adaptive:
-        rewards.append(adaptive_reward(sample))
+        rewards += adaptive_reward(sample, settings)
     return rewards
 
 
