@@ -54,8 +54,13 @@ class Actor:
         return out
 
     def _rollout(self, problem: Problem, prompt_ids: list[int], tokens: list[int], ended: bool, greedy: bool) -> Rollout:
+        """The program is the text before a stop string; its tokens are those that wrote some of it."""
         text, stopped = cut_at_stop(self.policy.decode(tokens), self.settings.stop)
-        return Rollout(problem.task_id, prompt_ids, text, ended and not stopped, greedy, self.weights_step)
+        if stopped:
+            offsets = self.policy.token_offsets(tokens)
+            tokens = tokens[:sum(start < len(text) for start, _ in offsets)]
+        return Rollout(problem.task_id, prompt_ids, text, tokens, ended and not stopped, not ended and not stopped,
+                       greedy, self.weights_step)
 
     def state_dict(self) -> dict[str, Any]:
         """The copy's weights only when it has its own (they differ from the learner's between syncs)."""

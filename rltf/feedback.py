@@ -89,9 +89,13 @@ class Reward:
 
 @dataclass(frozen=True)
 class JudgedSample:
-    """Everything a provider may look at: the problem, the program text and the judge's result."""
+    """Everything a provider may look at: the problem, the program text and the judge's result.
+
+    ``truncated``: the model did not end the program; ``max_new_tokens`` did (only the trainer
+    knows, so samples from a file, as ``rltf eval`` reads them, say False)."""
 
     sample_id: str
     problem: Problem
     program: str
     result: JudgeResult
+    truncated: bool = False

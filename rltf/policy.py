@@ -25,6 +25,7 @@ from rltf.hub import model_source
 from rltf.problems import Problem
 from rltf.progress import hugging_face_bars
 from rltf.prompts import fill
+from rltf.token_rewards import token_offsets
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,13 @@ class Policy:
         ids = self.tokenizer(list(texts), add_special_tokens=self.seq2seq)["input_ids"]
         return [row[-limit:] for row in ids]
 
-    def encode_completion(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Token ids of a completion's text and each token's character range in it."""
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        return list(encoded["input_ids"]), [tuple(span) for span in encoded["offset_mapping"]]
+    def encode_completion(self, text: str) -> list[int]:
+        """Token ids of a reference completion (sampled completions keep the ids they were sampled as)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_offsets(self, ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Each token's character range in ``decode(ids)`` (``rltf.token_rewards.token_offsets``)."""
+        return token_offsets(ids, self.decode)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode([i for i in ids if i != self.eos_id and i != self.pad_id],

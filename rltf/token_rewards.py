@@ -1,9 +1,13 @@
 """From rewards on program text to weights on completion tokens: what the learner trains on.
 
 Providers speak in characters of the judged program (``rltf.feedback.Reward``); the learner
-needs one weight per generated token and loss term. The completion's text is tokenized
-once with offsets, so a span finds its tokens in linear time, and characters before the
-completion (the prompt a program continues) cover no token: prompts never get reward.
+needs one weight per generated token and loss term. The learner trains on the token ids the
+actor sampled, not on a re-tokenization of their text: tokenizers that do not round-trip
+(SentencePiece's leading space, merges that differ at the prompt boundary) would otherwise
+score a sequence the model never produced. Each sampled token's character range comes from
+decoding (``token_offsets``), so a span finds its tokens in linear time, and characters
+before the completion (the prompt a program continues) cover no token: prompts never get
+reward.
 
 Loss terms are keyed ``provider/kind``. A sample's term for a whole-program reward is its
 advantage (value minus the baseline's value of the same key, RLTF's coarse and adaptive
@@ -24,12 +28,19 @@ from rltf.feedback import Reward
 
 @dataclass(frozen=True)
 class Rollout:
-    """One completion the actor generated; ``greedy`` marks a problem's baseline program."""
+    """One completion the actor generated; ``greedy`` marks a problem's baseline program.
+
+    ``completion_ids`` are the sampled tokens that make up ``text`` (cut where a stop string
+    began), EOS not included; ``ended``: the model wrote EOS; ``truncated``: neither EOS nor a
+    stop string ended it, ``max_new_tokens`` did (the method counts such a program as cut off).
+    """
 
     problem_id: str
     prompt_ids: list[int]
     text: str
+    completion_ids: list[int]
     ended: bool
+    truncated: bool
     greedy: bool
     policy_step: int
 
@@ -53,7 +64,9 @@ class Example:
         return cls(**data)
 
 
-Encode = Callable[[str], tuple[list[int], list[tuple[int, int]]]]
+Offsets = Callable[[list[int]], list[tuple[int, int]]]
+Decode = Callable[[list[int]], str]
+OFFSET_WINDOW = 8
 
 
 def term_key(reward: Reward) -> str:
@@ -86,15 +99,53 @@ def baselines(rollouts: Sequence[Rollout], rewards: Sequence[Sequence[Reward]], 
     return out
 
 
+def token_offsets(ids: Sequence[int], decode: Decode) -> list[tuple[int, int]]:
+    """Each token's character range in ``decode(ids)``.
+
+    A token's length is what it adds to a short window of the tokens before it, decoded with
+    and without it (same start, so a SentencePiece leading space is handled alike): two small
+    decodes per token instead of a decode per prefix. A byte-level token that ends inside a
+    multi-byte character decodes to a placeholder; when the lengths do not add up to the
+    whole text that way, the prefixes are decoded one by one instead.
+    """
+    lengths = []
+    for i in range(len(ids)):
+        start = max(0, i - OFFSET_WINDOW)
+        lengths.append(len(decode(list(ids[start:i + 1]))) - len(decode(list(ids[start:i]))))
+    if min(lengths, default=0) < 0 or sum(lengths) != len(decode(list(ids))):
+        return _prefix_offsets(ids, decode)
+    spans, position = [], 0
+    for length in lengths:
+        spans.append((position, position + length))
+        position += length
+    return spans
+
+
+def _prefix_offsets(ids: Sequence[int], decode: Decode) -> list[tuple[int, int]]:
+    """Exact but quadratic: a token ends where the text of the prefix it closes ends (a prefix
+    that is not yet a prefix of the whole text, mid-character, adds nothing)."""
+    whole = decode(list(ids))
+    spans, position = [], 0
+    for i in range(len(ids)):
+        text = decode(list(ids[:i + 1]))
+        end = len(text) if whole.startswith(text) and len(text) >= position else position
+        spans.append((position, end))
+        position = end
+    return spans
+
+
 def to_examples(rollouts: Sequence[Rollout], rewards: Sequence[Sequence[Reward]], prefix_chars: Sequence[int],
-                encode: Encode, eos_id: int, baseline: str) -> list[Example]:
-    """One example per sampled (non-greedy) rollout, whatever its weights; callers drop all-zero ones."""
+                offsets_of: Offsets, eos_id: int, baseline: str) -> list[Example]:
+    """One example per sampled (non-greedy) rollout, on the tokens it sampled, whatever its weights;
+    callers drop all-zero ones. Offsets past the cut text (the token a stop string began in) are
+    clamped to it."""
     base = baselines(rollouts, rewards, baseline)
     examples = []
     for rollout, given, prefix in zip(rollouts, rewards, prefix_chars):
         if rollout.greedy:
             continue
-        ids, offsets = encode(rollout.text)
+        ids, size = list(rollout.completion_ids), len(rollout.text)
+        offsets = [(min(a, size), min(b, size)) for a, b in offsets_of(ids)]
         if rollout.ended:
             ids, offsets = ids + [eos_id], offsets + [(len(rollout.text), len(rollout.text))]
         examples.append(Example(list(rollout.prompt_ids), ids, token_terms(given, offsets, prefix,

@@ -99,7 +99,7 @@ class Run:
         problems = [self.problem_with_tests(judge, r.problem_id) for r in rollouts]
         programs = [p.program(r.text) for p, r in zip(problems, rollouts)]
         results = judge.run([Submission(p, program) for p, program in zip(problems, programs)])
-        samples = [JudgedSample(f"{r.problem_id}#{i}", p, program, result)
+        samples = [JudgedSample(f"{r.problem_id}#{i}", p, program, result, truncated=r.truncated)
                    for i, (r, p, program, result) in enumerate(zip(rollouts, problems, programs, results))]
         rewards = self.feedback.score(samples)
         return Judged(rollouts, results, rewards, time.perf_counter() - start)
@@ -113,7 +113,7 @@ class Run:
 
     def examples(self, judged: Judged) -> list:
         prefixes = [len(self.by_id[r.problem_id].program_prefix) for r in judged.rollouts]
-        return to_examples(judged.rollouts, judged.rewards, prefixes, self.policy.encode_completion,
+        return to_examples(judged.rollouts, judged.rewards, prefixes, self.policy.token_offsets,
                            self.policy.eos_id, self.config.learner.baseline)
 
     # --- supervised data ----------------------------------------------------------------------
@@ -125,7 +125,7 @@ class Run:
         limit = self.policy.max_positions() - len(max(prompts, key=len, default=[]))
         out = []
         for problem, prompt in zip(problems, prompts):
-            ids, _ = self.policy.encode_completion(reference_completion(problem))
+            ids = self.policy.encode_completion(reference_completion(problem))
             out.append(TokenSequence(prompt, (ids + [self.policy.eos_id])[:max(1, limit)]))
         return out
 

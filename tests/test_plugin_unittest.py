@@ -368,3 +368,22 @@ def test_error_line_span_is_the_line_python_numbers(score, judged, lines, ending
     program = ending.join(lines) + ending
     assert judged(program).result.error.line == line
     assert_line_penalty(score(program), program, line, lines[line - 1])
+
+
+# --- programs cut off by max_new_tokens -----------------------------------------------------------
+
+@pytest.mark.parametrize("program", [
+    "def f(x):\n    return x\n# and then the",          # parses, fails: cut mid-comment
+    "def f(x):\n    return z\n",                      # parses, crashes at a line the model never finished
+])
+def test_a_program_cut_off_that_still_parses_is_penalised_as_a_whole(plugins, provider, judged, program):
+    sample = judged(program)
+    assert sample.result.outcome in ("failure", "runtime_error")
+    cut = JudgedSample(sample.sample_id, sample.problem, sample.program, sample.result, truncated=True)
+    assert_whole_program_penalty(score_sample(plugins, provider, cut))
+
+
+def test_a_cut_off_program_that_passes_gets_no_fine_penalty(plugins, provider, judged):
+    sample = judged(PASSING)
+    cut = JudgedSample(sample.sample_id, sample.problem, sample.program, sample.result, truncated=True)
+    assert of_kind(score_sample(plugins, provider, cut), "fine") == []

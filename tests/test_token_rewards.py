@@ -7,21 +7,35 @@ baseline from the wrong rollouts) trains silently on the wrong signal, so these 
 a real byte-level BPE tokenizer and its offset mapping.
 """
 
+import functools
+
 import pytest
 
 from rltf.embedded import train_tokenizer
 from rltf.feedback import Reward
-from rltf.token_rewards import Rollout, is_trainable, to_examples
+from rltf.problems import AssertTests, Problem
+from rltf.token_rewards import Rollout, is_trainable, to_examples, token_offsets
 
 PROMPT = "def double(x):\n"
 COMPLETION = "    y = x * 2\n    return y\nprint(double(3))\n"
 PROGRAM = PROMPT + COMPLETION
 CORPUS = [PROGRAM, "def add(a, b):\n    return a + b\n", "x = int(input())\nprint(x * 2)\n"]
+PROBLEM_P = Problem("p", "double x", AssertTests(("assert double(3) == 6",)))
+
+
+@functools.cache
+def tokenizer():
+    return train_tokenizer(CORPUS * 4, vocab_size=300)
 
 
 @pytest.fixture(scope="module")
 def tok():
-    return train_tokenizer(CORPUS * 4, vocab_size=300)
+    return tokenizer()
+
+
+def decode(tok, ids):
+    """As ``Policy.decode`` decodes: no special-token skipping, no clean-up."""
+    return tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +47,8 @@ def encode(tok):
 
 
 def rollout(problem="p", greedy=False, ended=False, step=7):
-    return Rollout(problem, [5, 6, 7], COMPLETION, ended, greedy, step)
+    ids = tokenizer()(COMPLETION, add_special_tokens=False)["input_ids"]
+    return Rollout(problem, [5, 6, 7], COMPLETION, ids, ended, not ended, greedy, step)
 
 
 def coarse(value):
@@ -46,7 +61,8 @@ def everywhere(weights, value):
 
 
 def examples(encode, tok, rollouts, rewards, baseline="mean"):
-    return to_examples(rollouts, rewards, [len(PROMPT)] * len(rollouts), encode, tok.eos_token_id, baseline)
+    return to_examples(rollouts, rewards, [len(PROMPT)] * len(rollouts), lambda ids: token_offsets(ids, functools.partial(
+        decode, tok)), tok.eos_token_id, baseline)
 
 
 def test_mean_baseline_is_the_mean_of_a_problems_samples(encode, tok):
@@ -159,3 +175,83 @@ def test_equal_rewards_under_mean_baseline_are_not_trainable(encode, tok):
     assert len(out) == 2
     assert all(set(e.terms["unittest/coarse"]) == {0.0} for e in out)
     assert not any(is_trainable(e) for e in out)
+
+
+# --- the sampled tokens, not a re-tokenization of their text ---------------------------------------
+
+def test_token_offsets_agree_with_the_tokenizers_own_offsets(encode, tok):
+    ids, offsets = encode(COMPLETION)
+    assert token_offsets(ids, functools.partial(decode, tok)) == offsets
+
+
+def test_token_offsets_cover_multi_byte_characters_split_across_tokens(tok):
+    text = "# naïve 数 → ü\nx = 'é'\n"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) > len(text.encode("utf-8")) // 2  # byte-level: several tokens per character
+    spans = token_offsets(ids, functools.partial(decode, tok))
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a <= b == c for (a, b), (c, _) in zip(spans, spans[1:]))
+    second_line = text.index("x")
+    assert [i for i, (a, b) in enumerate(spans) if a < len(text) and b > second_line and b > a]
+
+
+def sentencepiece_tokenizer():
+    """A SentencePiece-style tokenizer (Metaspace: a word-initial space is part of the token), as
+    Llama's and T5's are: its text does not re-tokenize to the ids that were sampled."""
+    from tokenizers import SentencePieceBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    raw = SentencePieceBPETokenizer()
+    raw.train_from_iterator(CORPUS * 8, vocab_size=200, special_tokens=["</s>"], show_progress=False)
+    return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="</s>")
+
+
+def test_learner_trains_on_the_sampled_ids_of_a_sentencepiece_tokenizer():
+    """A sample the tokenizer would spell differently: its ids, its text's line found on them."""
+    import torch
+
+    from rltf.actor import Actor
+    from rltf.config import ActorSettings, EmbeddedSettings, ModelSettings
+    from rltf.embedded import build_model
+    from rltf.policy import prepared
+
+    sp = sentencepiece_tokenizer()
+    policy = prepared(build_model(sp, EmbeddedSettings(layers=1, width=32, heads=2), seed=0), sp, ModelSettings(),
+                      torch.device("cpu"))
+    pieces = [sp.convert_tokens_to_ids(t) for t in ("▁return", "▁y")]
+    split = [sp.convert_tokens_to_ids(t) for t in ("▁", "r", "e", "t", "u", "r", "n", "▁y")]
+    sampled = [i for i in split if i is not None and i != sp.unk_token_id]
+    assert len(sampled) == len(split) and None not in pieces
+    text = policy.decode(sampled)
+    assert sp(text, add_special_tokens=False)["input_ids"] != sampled  # no round trip
+    actor = Actor(policy, ActorSettings())
+    roll = actor._rollout(PROBLEM_P, [1, 2], sampled, ended=True, greedy=False)
+    assert roll.completion_ids == sampled and roll.text == text
+    line = Reward.on_lines("unittest", "fine", -0.3, text, 1)
+    (example,) = to_examples([roll], [[line]], [0], policy.token_offsets, sp.eos_token_id, "mean")
+    assert example.completion_ids == sampled + [sp.eos_token_id]
+    spans = policy.token_offsets(sampled)
+    assert "".join(text[a:b] for a, b in spans) == text
+    written = [-0.3 if b > a else 0.0 for a, b in spans]  # a leading "▁" writes nothing at the start
+    assert example.terms["unittest/fine"] == written + [0.0] and written.count(-0.3) >= len(sampled) - 1
+
+
+def test_a_stop_string_keeps_the_tokens_that_wrote_the_program(tok):
+    import torch
+
+    from rltf.actor import Actor
+    from rltf.config import ActorSettings, EmbeddedSettings, ModelSettings
+    from rltf.embedded import build_model
+    from rltf.policy import prepared
+
+    policy = prepared(build_model(tok, EmbeddedSettings(layers=1, width=32, heads=2), seed=0), tok, ModelSettings(),
+                      torch.device("cpu"))
+    ids = tok("    return y\ndef g():\n    pass\n", add_special_tokens=False)["input_ids"]
+    actor = Actor(policy, ActorSettings(stop=["\ndef"]))
+    roll = actor._rollout(PROBLEM_P, [1], ids, ended=True, greedy=False)
+    assert roll.text == "    return y" and not roll.ended and not roll.truncated
+    assert policy.decode(roll.completion_ids).startswith("    return y")
+    assert "def" not in policy.decode(roll.completion_ids)
+    cut = actor._rollout(PROBLEM_P, [1], ids, ended=False, greedy=False)
+    assert Actor(policy, ActorSettings())._rollout(PROBLEM_P, [1], ids, ended=False, greedy=False).truncated
+    assert not cut.truncated  # the stop string ended it

@@ -80,6 +80,10 @@ def adaptive_reward(sample: JudgedSample, settings: Settings) -> list[Reward]:
 
 
 def fine_rewards(sample: JudgedSample, settings: Settings) -> list[Reward]:
+    """A program ``max_new_tokens`` cut off is U_global, as the method says, even when what was
+    written so far parses (its error then points at a line the model never finished)."""
+    if sample.truncated and sample.result.outcome != "pass":
+        return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
     error_class, line = classify(sample.result, sample.program)
     if error_class is ErrorClass.GLOBAL:
         return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
