@@ -3,7 +3,9 @@
 Loss = sl_weight * L_sl + rl_weight * sum over terms of term_weight * L_term, where L_sl is
 token-mean cross-entropy on reference solutions and each RL term is
 -(1/T) * sum_t w_t * log p(w_t) per sample, averaged over the RL batch
-(``rltf.token_rewards`` computes the w_t).
+(``rltf.token_rewards`` computes the w_t). The average counts each example as the
+``1 / share`` rows it stands for (``kept_examples``): rows skipped for a zero advantage
+add nothing to the sum but still count, so skipping them does not scale the step.
 
 Why "balance": a policy-gradient gradient is often an order of magnitude larger than the
 supervised one (9-16x measured on the embedded model), so a fixed weight either drowns
@@ -125,6 +127,7 @@ class Learner:
         """Each term's loss is reported unweighted; the backward pass uses the weighted sum."""
         totals: dict[str, torch.Tensor] = {}  # summed on the device: no host sync per row
         device = self.policy.device
+        rows = sum(1.0 / e.share for e in examples)
         for batch in micro_batches(examples, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
             with self.autocast():
                 logps = self.policy.completion_logprobs(
@@ -133,7 +136,7 @@ class Learner:
                 for example, logp in zip(batch, logps):
                     for key, weights in example.terms.items():
                         w = torch.tensor(weights, device=device, dtype=logp.dtype)
-                        term = -(w * logp).sum() / (len(weights) * len(examples))
+                        term = -(w * logp).sum() / (len(weights) * rows)
                         loss = loss + self.term_weights.get(key, 1.0) * term
                         totals[f"loss/{key}"] = totals.get(f"loss/{key}", 0.0) + term.detach().double()
             self.scaler.scale(loss).backward()

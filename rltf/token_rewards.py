@@ -54,10 +54,11 @@ class Example:
     terms: dict[str, list[float]] = field(default_factory=dict)
     policy_step: int = 0
     uses: int = 0
+    share: float = 1.0  # of its step's examples, the part kept after zero-advantage rows were skipped
 
     def to_dict(self) -> dict[str, Any]:
         return {"prompt_ids": self.prompt_ids, "completion_ids": self.completion_ids, "terms": self.terms,
-                "policy_step": self.policy_step, "uses": self.uses}
+                "policy_step": self.policy_step, "uses": self.uses, "share": self.share}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Example":
@@ -188,3 +189,15 @@ def tokens_in(offsets: Sequence[tuple[int, int]], start: int, end: int) -> list[
 def is_trainable(example: Example) -> bool:
     """An example whose every weight is zero adds nothing to the gradient: skipping it saves its compute."""
     return any(any(w != 0.0 for w in weights) for weights in example.terms.values())
+
+
+def kept_examples(examples: Sequence[Example], skip_zero_advantage: bool) -> list[Example]:
+    """The examples worth training on. Skipping is a saving of compute, not a change of loss: each
+    kept example records the share of its step that was kept, and the learner counts it as
+    ``1 / share`` rows, so a batch stands for the rows it was drawn from, skipped ones included."""
+    if not skip_zero_advantage:
+        return list(examples)
+    kept = [e for e in examples if is_trainable(e)]
+    for example in kept:
+        example.share = len(kept) / len(examples)
+    return kept

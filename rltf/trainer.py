@@ -52,7 +52,7 @@ from rltf.problems import Problem
 from rltf.progress import hugging_face_bars, progress_bar, step_progress
 from rltf.sampler import Cycler
 from rltf.scoring import Feedback
-from rltf.token_rewards import Rollout, is_trainable, term_key, to_examples
+from rltf.token_rewards import Rollout, is_trainable, kept_examples, term_key, to_examples
 from rltf.training_data import TrainingProblems, reference_completion, training_problems
 
 log = logging.getLogger("rltf.trainer")
@@ -328,8 +328,7 @@ def learn(run: Run, learner: Learner, buffer: OnlineBuffer, sl_data: Cycler | No
 def absorb(run: Run, judged: Judged, buffer: OnlineBuffer) -> dict[str, Any]:
     """Turn judged rollouts into examples, keep the trainable ones, and summarise them."""
     examples = run.examples(judged)
-    kept = [e for e in examples if is_trainable(e) or not run.config.learner.skip_zero_advantage]
-    buffer.push(kept)
+    buffer.push(kept_examples(examples, run.config.learner.skip_zero_advantage))
     sampled = [(r, res, rew) for r, res, rew in zip(judged.rollouts, judged.results, judged.rewards) if not r.greedy]
     greedy = [res for r, res in zip(judged.rollouts, judged.results) if r.greedy]
     row: dict[str, Any] = {
@@ -359,7 +358,7 @@ def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> 
         for start in range(0, len(problems), c.actor.problems_per_step):
             chunk = problems[start:start + c.actor.problems_per_step]
             judged = run.judge_and_score(judge, actor.rollouts(chunk))
-            buffer.push([e for e in run.examples(judged) if is_trainable(e) or not c.learner.skip_zero_advantage])
+            buffer.push(kept_examples(run.examples(judged), c.learner.skip_zero_advantage))
             advance(len(chunk))
     buffer.refresh(0, force=True)
     if len(buffer) == buffer.capacity:
