@@ -129,6 +129,7 @@ class LearnerSettings:
     baseline: Literal["greedy", "mean"] = "mean"
     balance: Literal["grad_norm", "none"] = "grad_norm"
     skip_zero_advantage: bool = True
+    rl_dropout: bool = False
 
 
 @dataclass

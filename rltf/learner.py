@@ -47,8 +47,8 @@ class Optimization:
 
 class Learner:
     def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
-                 autocast: Any = None, loss_scaling: bool = False):
-        self.policy, self.opt = policy, optimization
+                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True):
+        self.policy, self.opt, self.dropout = policy, optimization, dropout
         self.term_weights = term_weights or {}
         self.autocast = autocast or nullcontext
         # fp16 gradients underflow without a loss scale; disabled, the scaler passes everything through.
@@ -75,6 +75,7 @@ class Learner:
     def step(self, supervised: Sequence[TokenSequence], rl: Sequence[Example]) -> dict[str, float]:
         """One optimizer step; returns each loss term and the gradient norms that were balanced."""
         metrics: dict[str, float] = {"lr": self.scheduler.get_last_lr()[0]}
+        self.policy.model.train(self.dropout)  # RL samples without dropout; its gradient must be of that policy
         self.optimizer.zero_grad(set_to_none=True)
         sl_grads = None
         if supervised:

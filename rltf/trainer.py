@@ -249,7 +249,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
-    ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling)
+    ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout)
     actor = Actor(run.policy, c.actor)
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)

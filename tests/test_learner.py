@@ -52,3 +52,16 @@ def test_skipping_zero_advantage_rows_leaves_the_gradient_unchanged(policy):
     unweighted = rl_gradient(policy, [Example(e.prompt_ids, e.completion_ids, e.terms) for e in kept])
     ratio = float(torch.linalg.vector_norm(unweighted[0]) / torch.linalg.vector_norm(everything[0]))
     assert ratio == pytest.approx(5 / 2)  # what skipping did before: the step scaled by 1 / (kept share)
+
+
+def test_rl_updates_run_without_dropout_by_default_and_sft_with_it(policy):
+    """The RL stage's learner takes the gradient of the policy the actor sampled from: no dropout."""
+    policy.model.train()
+    ex = example(policy, "    return a + b\n", 0.5)
+    rl = Learner(policy, Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=1), dropout=False)
+    rl.step([], [ex])
+    assert not policy.model.training
+    sft = Learner(policy, Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=1))
+    sft.step([], [ex])
+    assert policy.model.training
+    policy.model.eval()
