@@ -40,6 +40,8 @@ QUIET = typer.Option(False, "--quiet", help="No progress bars.")
 
 def train_command(
     config_file: Optional[Path] = CONFIG,
+    preset: Optional[str] = typer.Option(None, "--preset", help="Settings to start from, under --config: paper "
+                                                                 "(RLTF's published settings, docs/training.md)."),
     model: Optional[str] = MODEL,
     dataset: Optional[str] = DATASET,
     data_path: Optional[Path] = DATA_PATH,
@@ -63,7 +65,7 @@ def train_command(
              "run.max_steps": max_steps, "sft.steps": sft_steps, "run.mode": mode, "run.save_every": save_every,
              "run.seed": seed, "run.device": device, "run.tensorboard": tensorboard or None}
     flags.update(_feedback_flags(feedback, feedback_options))
-    _run(config_file, flags, settings or [], resume, quiet)
+    _run(config_file, flags, settings or [], resume, quiet, preset=preset)
 
 
 def sft_command(
@@ -99,15 +101,17 @@ def report_command(
 
 
 def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments: list[str],
-                   forced: dict[str, Any] | None = None, command: str = "rltf train") -> TrainConfig:
-    """Defaults, then the file, then the flags, then ``--set``; ``forced`` (what a command means) last.
+                   forced: dict[str, Any] | None = None, command: str = "rltf train",
+                   preset: str | None = None) -> TrainConfig:
+    """Defaults, then the preset, then the file, then the flags, then ``--set``; ``forced`` (what a
+    command means) last.
 
     A setting the command fixes or never reads is refused when given with ``--set`` (the user
     asked for something that would not happen) and named in a warning when it comes from a
     shared config file.
     """
     file_data = read_toml(config_file) if config_file is not None else {}
-    config = config_from_dict(file_data, str(config_file)) if config_file is not None else config_from_dict({})
+    config = config_from_dict(_merged(preset_data(preset), file_data), str(config_file or preset_path(preset) or "config"))
     overrides = dict(parse_assignment(a) for a in assignments)
     _refuse_ignored(command, forced or {}, overrides, file_data, config_file)
     config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None}, "command line")
@@ -116,6 +120,32 @@ def resolve_config(config_file: Path | None, flags: dict[str, Any], assignments:
     if not config.run.out:
         config.run.out = str(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
     return config
+
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+def preset_path(name: str | None) -> Path | None:
+    if name is None:
+        return None
+    path = PRESETS / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.toml")))
+        raise RltfError(f"--preset {name!r}: no such preset; presets: {known}")
+    return path
+
+
+def preset_data(name: str | None) -> dict[str, Any]:
+    path = preset_path(name)
+    return read_toml(path) if path is not None else {}
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over``'s keys replace ``base``'s, table by table (a config file refines a preset)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 # What `rltf sft` never reads: the RL stage's settings (the actor's generation settings and the
@@ -154,19 +184,20 @@ def _refuse_ignored(command: str, forced: dict[str, Any], overrides: dict[str, A
 
 
 def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str], resume: Path | None,
-         quiet: bool, forced: dict[str, Any] | None = None, command: str = "rltf train") -> None:
+         quiet: bool, forced: dict[str, Any] | None = None, command: str = "rltf train",
+         preset: str | None = None) -> None:
     from rltf.trainer import TrainingStopped, train
 
     if resume is not None:
         given = [name for name, value in flags.items() if value is not None]
-        if config_file is not None or assignments or given:
+        if config_file is not None or assignments or given or preset is not None:
             raise RltfError("--resume takes the run's own config.toml; give no other setting with it")
         check_resumable(resume)
         config = load_config(resume / "config.toml")
         _check_resumed_by(command, config, resume)
         config.run.out = str(resume)
     else:
-        config = resolve_config(config_file, flags, assignments, forced, command)
+        config = resolve_config(config_file, flags, assignments, forced, command, preset)
     try:
         summary = train(config, resume=resume is not None, quiet=quiet)
     except TrainingStopped as stop:

@@ -492,3 +492,11 @@ def test_bench_compare_and_merge_tables_match_the_commands(command: str, heading
     arguments = {name for name, param in params.items() if param.param_type_name == "argument"}
     options = {name: param for name, param in params.items() if name not in arguments}
     report(bench_table_problems(table, options, lambda name: options[name].default))
+
+
+def test_the_paper_preset_in_the_docs_is_the_shipped_file() -> None:
+    text = TRAINING_MD.read_text()
+    section = text[text.index("### The paper preset"):]
+    block = section[section.index("```toml\n") + len("```toml\n"):section.index("```\n", section.index("```toml\n") + 8)]
+    shipped = (Path(__file__).resolve().parents[1] / "rltf" / "presets" / "paper.toml").read_text()
+    assert block == shipped, "docs/training.md's paper preset block differs from rltf/presets/paper.toml"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from rltf.config import config_from_dict, to_toml
+from rltf.config import config_from_dict, load_config, to_toml
 from rltf.metrics import read_metrics
 from rltf.trainer import train
 
@@ -257,3 +257,31 @@ def test_reduced_precision_learner_runs_the_whole_loop(tmp_path, precision):
     assert rows and all(math.isfinite(row["loss/sl"]) for row in rows)
     assert all(("loss_scale" in row) == (precision == "fp16") for row in rows)
     assert 0.0 <= summary["after"]["pass@1"] <= 1.0
+
+
+def test_the_paper_preset_trains_end_to_end_with_a_tiny_model(tmp_path, shared_data):
+    """`--preset paper` with only what a CPU test must shrink overridden: the embedded model for
+    CodeT5, APPS train-mini for APPS, and sizes; every other paper setting is the preset's."""
+    from typer.testing import CliRunner
+
+    from rltf.cli import app
+
+    shrink = ['model.name=""', "model.dtype=auto", "embedded.layers=1", "embedded.width=32", "embedded.heads=2",
+              'data.split=""', 'data.eval_split=""', "data.eval_size=2", "sft.steps=2", "sft.batch_size=2",
+              "sft.warmup_steps=0", "actor.problems_per_step=2", "actor.samples_per_problem=2",
+              "actor.max_new_tokens=16", "learner.rl_batch_size=4", "learner.sl_batch_size=2", "run.max_steps=2",
+              "run.save_every=0", "judge.timeout_s=2", "judge.workers=2"]
+    result = CliRunner().invoke(app, ["train", "--preset", "paper", "--data-path",
+                                      str(shared_data / "apps" / "train-mini"), "--out", str(tmp_path / "run"),
+                                      "--quiet", *[arg for item in shrink for arg in ("--set", item)]])
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "run" / "config.toml")
+    assert (config.data.dataset, config.actor.temperature, config.actor.top_p, config.buffer.refresh_every,
+            config.buffer.capacity, config.learner.lr, config.learner.baseline, config.learner.balance) == (
+        "apps", 0.6, 0.95, 50, 6400, 2e-6, "greedy", "none")
+    assert config.feedback.options["unittest"] == {"alpha": "paper", "adaptive_scope": "failing"}
+    assert "{apps_format}" in config.model.prompt_template
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["rl_steps"] == 2
+    assert [r["step"] for r in rl_rows(tmp_path / "run")] == [1, 2]
+    unknown = CliRunner().invoke(app, ["train", "--preset", "papr"])
+    assert unknown.exit_code == 2 and "presets: paper" in unknown.stderr
