@@ -7,7 +7,6 @@ the summary only on the judged rows.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,8 +31,11 @@ def merge_runs(shards: Sequence[Path], out: Path, *, shards_inside: bool = False
     settings = {**first.settings, "shard": [0, 1], "out": str(out)}
     header = BenchHeader(first.benchmark, first.model, settings, first.selection, first.selection,
                          first.difficulties, (0, 1))
-    _check_out(out, shards_inside)
-    bench_folder.create(out, header) if not shards_inside else _create_beside_shards(out, header)
+    if shards_inside:
+        _check_out(out)
+        _create_beside_shards(out, header)
+    else:
+        bench_folder.create(out, header)
     samples = [row for shard in shards for row in bench_folder.read_rows(shard / SAMPLES)]
     results = [row for shard in shards for row in bench_folder.read_rows(shard / RESULTS)]
     bench_folder.write_rows(out / SAMPLES, bench_folder.ordered(samples, header.tasks))
@@ -74,9 +76,8 @@ def _check_whole(shards: Sequence[Path], headers: Sequence[BenchHeader]) -> None
         raise RltfError(f"merge: {problem}; give each of the {count} shards once")
 
 
-def _check_out(out: Path, shards_inside: bool) -> None:
-    if not shards_inside:
-        return
+def _check_out(out: Path) -> None:
+    """Under torchrun the merged run shares its folder with the ranks' shards/ and nothing else."""
     extra = sorted(child.name for child in out.iterdir() if child.name != "shards") if out.is_dir() else []
     if extra:
         raise RltfError(f"--out {out} already holds {extra[0]}; the merged run needs a folder of its own")
@@ -87,5 +88,3 @@ def _create_beside_shards(out: Path, header: BenchHeader) -> None:
 
     create_exclusively(out, bench_folder.BENCH, header.to_json(), "--out")
 
-
-__all__ = ["merge_runs", "PER_SHARD", "replace"]
