@@ -187,10 +187,9 @@ def main() -> None:
     args = parser.parse_args()
     plan = Plan(args.quick)
     seeds = args.seeds[:1] if args.quick else args.seeds
-    names = list(QUICK_ROWS if args.quick else args.rows or ROWS)
-    if CONTINUED_SFT in names and RLTF not in names:
-        names.insert(names.index(CONTINUED_SFT), RLTF)
-    names.sort(key=lambda n: list(ROWS).index(n) if n != RLTF else -1)  # RLTF first: row 2 needs its wall time
+    names = list(QUICK_ROWS if args.quick else args.rows or ROWS)  # run in the order given
+    if CONTINUED_SFT in names:  # row 2 needs row 6's wall time
+        names = [RLTF] + [name for name in names if name != RLTF]
     root = args.work or args.out_dir / "ablation-runs"
     stem = "ablation_quick" if args.quick else "ablation"
     saved = args.out_dir / f"{stem}.json"
