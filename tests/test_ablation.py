@@ -37,3 +37,28 @@ def test_quick_ablation_measures_and_reports_every_row(tmp_path):
     again = subprocess.run([sys.executable, str(ABLATION), "--quick", "--out-dir", str(tmp_path)],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and json.loads((tmp_path / "ablation_quick.json").read_text()) == result
+
+
+def test_grpo_baseline_counts_gpt2_positions_from_the_first_real_token():
+    """Without the fix, a left-padded prompt's logits differ from the same prompt alone (transformers
+    numbers positions from the padded start); with it they agree, in full passes and cached steps."""
+    import importlib.util
+
+    import torch
+
+    from rltf.config import EmbeddedSettings
+    from rltf.embedded import build_model, train_tokenizer
+
+    spec = importlib.util.spec_from_file_location("grpo_baseline", ABLATION.with_name("grpo_baseline.py"))
+    grpo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grpo)
+    tok = train_tokenizer(["def add(a, b):\n    return a + b\n"] * 8, vocab_size=280)
+    model = build_model(tok, EmbeddedSettings(layers=1, width=32, heads=2), seed=0).eval()
+    ids = torch.tensor([tok("def add(a, b):", add_special_tokens=False)["input_ids"]])
+    padded = torch.cat([torch.full((1, 3), tok.eos_token_id), ids], 1)
+    mask = torch.cat([torch.zeros(1, 3, dtype=torch.long), torch.ones_like(ids)], 1)
+    with torch.no_grad():
+        alone = model(input_ids=ids).logits[0, -1]
+        assert not torch.allclose(model(input_ids=padded, attention_mask=mask).logits[0, -1], alone, atol=1e-4)
+        grpo.count_positions_from_first_token(model)
+        torch.testing.assert_close(model(input_ids=padded, attention_mask=mask).logits[0, -1], alone)
