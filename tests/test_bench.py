@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from rltf.bench.folder import RESULTS, SAMPLES, SUMMARY
@@ -37,12 +36,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<user>{{ m['content'] }}</user>{% endfo
                  "{% if add_generation_prompt %}<bot>{% endif %}")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

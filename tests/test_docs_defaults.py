@@ -139,17 +139,23 @@ CLI_HEADER = ("option", "default", "meaning")
 SETTINGS = TrainConfig().to_dict()
 
 
-def cli_tables() -> dict[str, Table]:
-    """The options tables of docs/cli.md by command, from headings such as ``rltf train``."""
+def tables_by_heading(path: Path, header: tuple[str, ...], heading: str, what: str) -> dict[str, Table]:
+    """The tables of ``path`` with ``header``, keyed by the name the ``heading`` pattern captures."""
     tables = {}
-    for table in read_tables(CLI_MD):
-        if table.header != CLI_HEADER:
+    for table in read_tables(path):
+        if table.header != header:
             continue
-        match = re.fullmatch(r"`rltf (\w+)`", table.heading)
-        assert match, f"{table.where()}: an options table must sit under a '## `rltf COMMAND`' heading"
-        assert match.group(1) not in tables, f"{table.where()}: a second options table for this command"
+        match = re.fullmatch(heading, table.heading)
+        assert match, f"{table.where()}: {what}"
+        assert match.group(1) not in tables, f"{table.where()}: a second table for {match.group(1)}"
         tables[match.group(1)] = table
     return tables
+
+
+def cli_tables() -> dict[str, Table]:
+    """The options tables of docs/cli.md by command, from headings such as ``rltf train``."""
+    return tables_by_heading(CLI_MD, CLI_HEADER, r"`rltf (\w+)`",
+                             "an options table must sit under a '## `rltf COMMAND`' heading")
 
 
 def click_commands() -> dict[str, Any]:
@@ -320,15 +326,8 @@ UNITTEST_HEADER = ("option", "default", "paper", "meaning")
 
 def settings_tables() -> dict[str, Table]:
     """The tables of docs/training.md under headings such as ``[model]``, by section."""
-    tables = {}
-    for table in read_tables(TRAINING_MD):
-        if table.header != SETTINGS_HEADER:
-            continue
-        match = re.fullmatch(r"`\[(\w+)\]`", table.heading)
-        assert match, f"{table.where()}: a settings table must sit under a '### `[section]`' heading"
-        assert match.group(1) not in tables, f"{table.where()}: a second settings table for [{match.group(1)}]"
-        tables[match.group(1)] = table
-    return tables
+    return tables_by_heading(TRAINING_MD, SETTINGS_HEADER, r"`\[(\w+)\]`",
+                             "a settings table must sit under a '### `[section]`' heading")
 
 
 def documented_defaults(table: Table, width: int) -> tuple[dict[str, str], list[str]]:

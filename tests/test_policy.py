@@ -33,13 +33,7 @@ LONG_PROMPT = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n
 OPT = Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=10)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run far faster on one thread than contending for a busy machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from rltf.errors import RltfError
 from rltf.problems import Problem
 
 DEFAULT_SPLITS = {"apps": "test", "mbpp": "test", "humaneval": "test", "builtin": "heldout"}
-LOADER_NAMES = {"apps": "apps", "mbpp": "mbpp", "humaneval": "humaneval"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def benchmark_problems(benchmark: str, data_path: str, split: str | None, run_co
                              n_rl_only=data.builtin_rl_only).heldout
     from rltf.datasets import load_dataset
 
-    return load_dataset(LOADER_NAMES[benchmark], path=data_path or None, split=split)
+    return load_dataset(benchmark, path=data_path or None, split=split)
 
 
 def default_split(benchmark: str, data_path: str) -> str | None:
