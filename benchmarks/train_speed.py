@@ -8,10 +8,11 @@ look like real ones (a random model's are all syntax errors, which judge in no t
 
 Variants isolate where the time goes: zero-advantage skipping and overlapping the judge
 with learning and generation, each switched off in turn; ``actor.concurrent`` also runs
-generation in its own thread beside the learner; the last variant adds the fine-grained and
-adaptive terms, the supervised term and the judged greedy program (the quickstart's setting).
+generation in its own thread beside the learner; the last variants add the fine-grained and
+adaptive terms and the supervised term (the defaults: full RLTF), then the judged greedy
+program the defaults had before, then no overlap.
 
-    .venv/bin/python benchmarks/train_speed.py [--steps 30] [--sft-steps 400]
+    .venv/bin/python benchmarks/train_speed.py [--steps 30] [--sft-steps 400] [--only 'full RLTF']
 
 Writes benchmarks/results/train_speed.{json,md}.
 """
@@ -43,7 +44,9 @@ VARIANTS = {
     "overlap, 1 torch thread (a core left to the judge)": {**GRPO_LIKE, "run": {"threads": 1}},
     "neither (sequential, every row)": {**GRPO_LIKE, "run": {"overlap": False},
                                          "learner": {**GRPO_LIKE["learner"], "skip_zero_advantage": False}},
-    "quickstart terms (coarse+fine+adaptive, SL term, + greedy program judged)": {},
+    "full RLTF: the defaults (coarse+fine+adaptive, SL term)": {},
+    "full RLTF + greedy programs judged (the default before)": {"actor": {"greedy_baseline": True}},
+    "full RLTF, no overlap": {"run": {"overlap": False}},
 }
 
 
@@ -67,7 +70,8 @@ def measure(rows: list[dict], warmup: int) -> dict:
         "judged_per_step": statistics.fmean(sampled),
         "completions_per_step": 64,
         "s_per_1000_completions": 1000 * per_step / 64,
-        "step_s": per_step, "gen_s": mean("gen_s"), "learn_s": mean("learn_s"), "judge_s": mean("judge_s"),
+        "step_s": per_step, "gen_s": mean("gen_s"), "learn_s": mean("learn_s"), "learn_sl_s": mean("learn_sl_s"),
+        "learn_rl_s": mean("learn_rl_s"), "judge_s": mean("judge_s"),
         "wait_s": mean("wait_s"), "overlap": mean("overlap"), "zero_advantage": mean("zero_advantage"),
         "rl_examples": mean("rl_examples"), "pass_rate": mean("pass_rate"),
     }
@@ -78,14 +82,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3, help="first steps left out of the timing")
     parser.add_argument("--sft-steps", type=int, default=400)
+    parser.add_argument("--only", nargs="+", default=None, metavar="WORDS",
+                        help="run only the variants whose names contain one of these")
     args = parser.parse_args()
+    variants = {name: v for name, v in VARIANTS.items() if not args.only or any(w in name for w in args.only)}
     with tempfile.TemporaryDirectory() as tmp:
         warm = Path(tmp) / "sft"
         train(config_from_dict({"sft": {"steps": args.sft_steps}, "data": {"eval_size": 16},
                                 "run": {"out": str(warm), "max_steps": 0, "save_every": 0}}), quiet=True)
         results = {}
         threads = torch.get_num_threads()
-        for name, overrides in VARIANTS.items():
+        for name, overrides in variants.items():
             out = Path(tmp) / f"v{len(results)}"
             torch.set_num_threads(threads)  # a variant that sets run.threads must not leak it into the next
             train(config_from_dict(config(out, args.steps, str(warm / "model"), overrides)), quiet=True)
@@ -95,8 +102,10 @@ def main() -> None:
             "torch": torch.__version__,
             "steps": args.steps, "warmup_steps_excluded": args.warmup, "sft_steps": args.sft_steps}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train_speed.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    (RESULTS / "train_speed.md").write_text(markdown(meta, results))
+    stem = "train_speed" if not args.only else "train_speed_" + "_".join(
+        "".join(c for c in word if c.isalnum()) for word in args.only)
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(meta, results))
 
 
 def markdown(meta: dict, results: dict) -> str:
@@ -104,12 +113,12 @@ def markdown(meta: dict, results: dict) -> str:
              f"{meta['machine']}, torch {meta['torch']}; {meta['steps']} RL steps after {meta['sft_steps']} SFT "
              f"steps, first {meta['warmup_steps_excluded']} excluded. Target: <= 10 s per 1,000 completions; "
              "TRL GRPOTrainer: 19.4 s.", "",
-             "| variant | s / 1,000 completions | step s | generate s | learn s | judge s (background) | "
-             "wait for judge s | overlap | zero-advantage rows | rows learned |",
+             "| variant | s / 1,000 completions | step s | generate s | learn s (SL / RL passes) | "
+             "judge s (background) | wait for judge s | overlap | zero-advantage rows | rows learned |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['s_per_1000_completions']:.2f} | {r['step_s']:.3f} | {r['gen_s']:.3f} | "
-                     f"{r['learn_s']:.3f} | {r['judge_s']:.3f} | {r['wait_s']:.3f} | {r['overlap']:.0%} | "
+                     f"{r['learn_s']:.3f} ({r['learn_sl_s']:.3f} / {r['learn_rl_s']:.3f}) | {r['judge_s']:.3f} | {r['wait_s']:.3f} | {r['overlap']:.0%} | "
                      f"{r['zero_advantage']:.0%} | {r['rl_examples']:.1f} |")
     return "\n".join(lines) + "\n"
 

@@ -19,8 +19,9 @@ from rltf.token_rewards import Rollout
 
 
 class Actor:
-    def __init__(self, learner_policy: Policy, settings: ActorSettings):
+    def __init__(self, learner_policy: Policy, settings: ActorSettings, greedy_programs: bool = False):
         self.settings = settings
+        self.greedy_programs = greedy_programs
         self.learner_policy = learner_policy
         shared = settings.sync_every == 1 and not settings.concurrent
         self.policy = learner_policy if shared else _copy(learner_policy)
@@ -35,11 +36,11 @@ class Actor:
             self.weights_step = step
 
     def rollouts(self, problems: Sequence[Problem]) -> list[Rollout]:
-        """k samples of each problem, then its greedy program if the baseline needs one."""
+        """k samples of each problem, then its greedy program if the baseline or the metrics need one."""
         s = self.settings
         prompts = self.policy.encode_prompts([self.policy.prompt_text(p) for p in problems])
         rows = [(p, ids, False) for p, ids in zip(problems, prompts) for _ in range(s.samples_per_problem)]
-        if s.greedy_baseline:
+        if self.greedy_programs:
             rows += [(p, ids, True) for p, ids in zip(problems, prompts)]
         out = []
         for greedy in (False, True):

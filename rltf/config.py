@@ -98,7 +98,7 @@ class ActorSettings:
     temperature: float = 1.0
     top_p: float = 1.0
     max_new_tokens: int = 40
-    greedy_baseline: bool = True
+    greedy_baseline: bool = False
     sync_every: int = 1
     concurrent: bool = False
     generation_batch: int = 64
@@ -312,9 +312,6 @@ def check(config: TrainConfig, source: str) -> None:
         raise DataError(source, f"{twice[0]!r} is named twice; each provider runs once", field="feedback.providers")
     if config.embedded.width % config.embedded.heads:
         raise DataError(source, "embedded.width must be a multiple of embedded.heads", field="embedded.width")
-    if config.learner.baseline == "greedy" and not config.actor.greedy_baseline:
-        raise DataError(source, "learner.baseline = 'greedy' needs actor.greedy_baseline = true",
-                        field="learner.baseline")
     check_template(config.model.prompt_template, source, "model.prompt_template")
 
 

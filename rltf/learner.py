@@ -17,6 +17,7 @@ the RL gradient is rescaled to the supervised gradient's norm before the weights
 from __future__ import annotations
 
 import math
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -78,13 +79,16 @@ class Learner:
         self.policy.model.train(self.dropout)  # RL samples without dropout; its gradient must be of that policy
         self.optimizer.zero_grad(set_to_none=True)
         sl_grads = None
+        began = time.perf_counter()
         if supervised:
             metrics["loss/sl"] = self._backward_supervised(supervised)
             if rl:
                 sl_grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
                 self.optimizer.zero_grad(set_to_none=True)
+        metrics["learn_sl_s"], began = time.perf_counter() - began, time.perf_counter()
         if rl:
             metrics.update(self._backward_rl(rl))
+        metrics["learn_rl_s"] = time.perf_counter() - began
         self._combine(sl_grads, bool(supervised), bool(rl), metrics)
         self.scaler.unscale_(self.optimizer)
         metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))

@@ -250,7 +250,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
     ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout)
-    actor = Actor(run.policy, c.actor)
+    actor = Actor(run.policy, c.actor, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
     sequences = run.supervised_sequences() if c.learner.sl_weight > 0 else []

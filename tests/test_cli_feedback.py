@@ -247,7 +247,7 @@ def test_a_bundled_provider_rejects_a_bad_option_before_any_program_runs(tmp_pat
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"error: {options}: unknown option 'alfa' for feedback provider 'unittest'; "
-        "valid options: coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha, adaptive_scope"]
+        "valid options: coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha, adaptive_scope, unlocated"]
     assert (rows, summary) == ([], None)
 
 

@@ -252,23 +252,23 @@ def test_pass_gets_full_rewards_and_no_fine_reward(score):
     ("def f(x):\n    return x + 1\n", "pass", None, 1.0),
     ("def f(x):\n    return x +\n", "compile_error", None, -0.3),
     ("def f(x):\n    if x == 2:\n        return 0\n    if x == 3:\n        raise ValueError\n    return x + 1\n",
-     "runtime_error", adaptive(1, 2), adaptive(1, 3)),
+     "runtime_error", None, adaptive(1, 3)),
 ])
 def test_adaptive_scope_failing_is_the_methods_rule_and_all_is_the_old_one(score, judged, program, outcome, failing,
                                                                           everything):
-    """The method: programs that fail some test get -0.3 + 1.3 * passed / (passed + failed)."""
+    """The method: programs that answer every test and fail some get -0.3 + 1.3 * passed / (passed + failed)."""
     assert judged(program).result.outcome == outcome
     given = of_kind(score(program), "adaptive")
     assert [r.value for r in given] == ([] if failing is None else [pytest.approx(failing)])
     assert only(score(program, adaptive_scope="all"), "adaptive").value == pytest.approx(everything)
 
 
-def test_adaptive_ratio_leaves_out_tests_a_crash_cut_short(score, judged):
-    """Wrong on test 1, crash on test 2: one verdict of failure, none of pass, so the ratio is 0/1."""
+def test_a_crash_after_a_wrong_answer_gets_no_adaptive_reward(score, judged):
+    """Wrong on test 1, crash on test 2: the tests the crash cut short never answered, so no ratio."""
     program = "def f(x):\n    if x == 2:\n        raise ValueError\n    return 0\n"
     result = judged(program).result
     assert result.outcome == "runtime_error" and [t.verdict for t in result.tests][:2] == ["failure", "runtime_error"]
-    assert only(score(program), "adaptive").value == pytest.approx(-0.3)
+    assert of_kind(score(program), "adaptive") == []
 
 
 @pytest.mark.parametrize("error_type, program, problem", [
@@ -276,19 +276,22 @@ def test_adaptive_ratio_leaves_out_tests_a_crash_cut_short(score, judged):
     ("Signal", "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", ADD_ONE),
     ("NameError", "def g(x):\n    return x + 1\n", ADD_ONE_CALL),  # the function is missing: no line
 ])
-def test_crash_with_no_line_gets_no_fine_reward(score, judged, error_type, program, problem):
+def test_crash_with_no_line_is_penalised_as_a_whole_unless_the_methods_table_is_asked(score, judged, error_type,
+                                                                                      program, problem):
+    """Ignored (the method's U_ignore), ending the process would be a way to crash without a penalty."""
     sample = judged(program, problem)
     assert (sample.result.error.type, sample.result.error.line) == (error_type, None)
     rewards = score(program, problem)
-    assert of_kind(rewards, "fine") == []
+    assert_whole_program_penalty(rewards)
     assert only(rewards, "coarse").value == -0.6
+    assert of_kind(score(program, problem, unlocated="ignore"), "fine") == []
 
 
 @pytest.mark.parametrize("outcome, error, expected", [
-    ("runtime_error", ProgramError("WorkerKilled", "the program killed or broke its judge worker"), ErrorClass.IGNORE),
+    ("runtime_error", ProgramError("WorkerKilled", "the program killed or broke its judge worker"), ErrorClass.UNLOCATED),
     ("runtime_error", ProgramError("JudgeError", "the judge failed on this program"), ErrorClass.IGNORE),
-    ("runtime_error", ProgramError("OutputLimitExceeded", "output passed 4194304 bytes"), ErrorClass.IGNORE),
-    ("runtime_error", ProgramError("MemoryError", ""), ErrorClass.IGNORE),
+    ("runtime_error", ProgramError("OutputLimitExceeded", "output passed 4194304 bytes"), ErrorClass.UNLOCATED),
+    ("runtime_error", ProgramError("MemoryError", ""), ErrorClass.UNLOCATED),
     ("runtime_error", ProgramError("CPUTimeLimit", "killed by SIGXCPU"), ErrorClass.GLOBAL),
     ("runtime_error", None, ErrorClass.IGNORE),
 ])
@@ -327,15 +330,16 @@ def test_alpha_sets_rescaling_of_line_penalties(score, alpha, rescale):
 
 @pytest.mark.parametrize("kind", ["coarse", "fine", "adaptive"])
 def test_each_granularity_can_be_switched_off(score, kind):
-    """Wrong on the first test, then a NameError at line 3: all three kinds apply."""
-    rewards = score("def f(x):\n    if x == 2:\n        return z\n    return 0\n", **{kind: False})
+    """Wrong on the first test, then a NameError at line 3: all three kinds apply (under the "all" scope;
+    the method's gives a crash no adaptive reward)."""
+    rewards = score("def f(x):\n    if x == 2:\n        return z\n    return 0\n", adaptive_scope="all", **{kind: False})
     assert of_kind(rewards, kind) == []
     assert {r.kind for r in rewards} == {"coarse", "fine", "adaptive"} - {kind}
 
 
 @pytest.mark.parametrize("options, words", [
     ({"alhpa": "one"}, ["unknown option 'alhpa'",
-                        "coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha, adaptive_scope"]),
+                        "coarse, fine, adaptive, coarse_rewards, fine_penalty, alpha, adaptive_scope, unlocated"]),
     ({"alpha": "half"}, ["'alpha'", "paper, one", "'half'"]),
     ({"fine": "yes"}, ["'fine'", "true or false"]),
     ({"coarse_rewards": {"crash": -0.6}}, ["unknown outcome 'crash'", "runtime_error"]),

@@ -62,7 +62,7 @@ def test_online_run_writes_a_complete_run_folder(tmp_path):
     rl = rl_rows(run)
     assert [r["step"] for r in rl] == [1, 2, 3, 4]
     for row in rl:
-        assert row["samples"] == 3 * 2 + 3  # k samples and one greedy program per problem
+        assert row["samples"] == 3 * 2 and "greedy_pass_rate" not in row  # no greedy programs by default
         assert 0.0 <= row["pass_rate"] <= 1.0
         assert abs(sum(v for k, v in row.items() if k.startswith("outcome/")) - 1.0) < 1e-4
         assert {"reward/unittest/coarse", "judge_s", "samples_per_s",
@@ -71,6 +71,15 @@ def test_online_run_writes_a_complete_run_folder(tmp_path):
     assert "actor_lag" not in rl[0] and rl[1]["actor_lag"] == 1.0  # step 1 learns from nothing; step 2 from step 1's samples
     assert all(row["actor_lag"] >= 1.0 for row in rl[1:])
     assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step-0000005-rl", "step-0000007-rl"]
+
+
+@pytest.mark.parametrize("settings", [{"learner": {"baseline": "greedy"}}, {"actor": {"greedy_baseline": True}}])
+def test_greedy_programs_are_judged_when_the_baseline_or_the_setting_asks(tmp_path, settings):
+    """The greedy baseline needs them whatever actor.greedy_baseline says; the mean baseline only on request."""
+    train(tiny_config(tmp_path / "run", **{"run": {"max_steps": 2, "save_every": 0}, "sft": {"steps": 0}}, **settings),
+          quiet=True)
+    for row in rl_rows(tmp_path / "run"):
+        assert row["samples"] == 3 * 2 + 3 and 0.0 <= row["greedy_pass_rate"] <= 1.0
 
 
 def test_final_model_loads_with_from_pretrained(tmp_path):
@@ -279,7 +288,7 @@ def test_the_paper_preset_trains_end_to_end_with_a_tiny_model(tmp_path, shared_d
     assert (config.data.dataset, config.actor.temperature, config.actor.top_p, config.buffer.refresh_every,
             config.buffer.capacity, config.learner.lr, config.learner.baseline, config.learner.balance) == (
         "apps", 0.6, 0.95, 50, 6400, 2e-6, "greedy", "none")
-    assert config.feedback.options["unittest"] == {"alpha": "paper", "adaptive_scope": "failing"}
+    assert config.feedback.options["unittest"] == {"alpha": "paper", "adaptive_scope": "failing", "unlocated": "global"}
     assert "{apps_format}" in config.model.prompt_template
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["rl_steps"] == 2
     assert [r["step"] for r in rl_rows(tmp_path / "run")] == [1, 2]

@@ -22,6 +22,8 @@ from rltf.judge.result import JudgeResult, ProgramError
 
 # Errors that blame no single line: the program as a whole ran too long or too deep.
 _WHOLE_PROGRAM_TYPES = frozenset({"Timeout", "CPUTimeLimit", "RecursionError"})
+# The judge's own failures: nothing the program did, so nothing to learn from.
+_JUDGE_FAULTS = frozenset({"JudgeError"})
 # Syntax errors that only the end of the input can cause: the generation was cut off.
 _END_OF_INPUT_MESSAGES = ("unterminated triple-quoted string", "unexpected EOF")
 _NEVER_CLOSED = "was never closed"
@@ -29,10 +31,15 @@ _CLOSER = {"(": ")", "[": "]", "{": "}"}
 
 
 class ErrorClass(str, Enum):
-    """Where a fine-grained penalty goes: the whole program, one line, or nowhere."""
+    """Where a fine-grained penalty goes: the whole program, one line, or nowhere.
+
+    UNLOCATED is a crash the program caused that no line is blamed for (an early exit, a signal,
+    a missing function): the method's table ignores it; the provider decides (``unlocated``).
+    """
 
     GLOBAL = "global"
     LINE = "line"
+    UNLOCATED = "unlocated"
     IGNORE = "ignore"
 
 
@@ -46,7 +53,7 @@ def classify(result: JudgeResult, program: str) -> Classified:
     if result.outcome == "timeout":
         return ErrorClass.GLOBAL, None
     error = result.error
-    if error is None:
+    if error is None or error.type in _JUDGE_FAULTS:
         return ErrorClass.IGNORE, None
     if error.type in _WHOLE_PROGRAM_TYPES:
         return ErrorClass.GLOBAL, None
@@ -57,7 +64,7 @@ def classify(result: JudgeResult, program: str) -> Classified:
 
 def _at_line(line: int | None) -> Classified:
     """Without a line the error says nothing the policy could fix at a place (a signal, an early exit)."""
-    return (ErrorClass.IGNORE, None) if line is None else (ErrorClass.LINE, line)
+    return (ErrorClass.UNLOCATED, None) if line is None else (ErrorClass.LINE, line)
 
 
 def _classify_syntax(error: ProgramError, program: str) -> Classified:

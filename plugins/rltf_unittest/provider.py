@@ -2,8 +2,8 @@
 
 Options (``[feedback.options.unittest]`` in a run's config), see the package docstring for their meaning:
 ``coarse``, ``fine``, ``adaptive`` (bool), ``coarse_rewards`` (outcome -> value),
-``fine_penalty`` (float), ``alpha`` (``"paper"`` or ``"one"``) and ``adaptive_scope``
-(``"failing"`` or ``"all"``).
+``fine_penalty`` (float), ``alpha`` (``"paper"`` or ``"one"``), ``adaptive_scope``
+(``"failing"`` or ``"all"``) and ``unlocated`` (``"global"`` or ``"ignore"``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ ADAPTIVE_FLOOR = -0.3
 ADAPTIVE_SPAN = 1.3
 ALPHAS = ("paper", "one")
 ADAPTIVE_SCOPES = ("failing", "all")
-OPTION_NAMES = ("coarse", "fine", "adaptive", "coarse_rewards", "fine_penalty", "alpha", "adaptive_scope")
+UNLOCATED = ("global", "ignore")
+OPTION_NAMES = ("coarse", "fine", "adaptive", "coarse_rewards", "fine_penalty", "alpha", "adaptive_scope", "unlocated")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Settings:
     fine_penalty: float = -0.3
     alpha: str = "paper"
     adaptive_scope: str = "failing"
+    unlocated: str = "global"
 
     @property
     def rescale(self) -> bool:
@@ -55,6 +57,7 @@ class Settings:
             fine_penalty=read.number("fine_penalty", cls.fine_penalty),
             alpha=read.choice("alpha", cls.alpha, ALPHAS),
             adaptive_scope=read.choice("adaptive_scope", cls.adaptive_scope, ADAPTIVE_SCOPES),
+            unlocated=read.choice("unlocated", cls.unlocated, UNLOCATED),
         )
 
 
@@ -63,29 +66,35 @@ def coarse_reward(sample: JudgedSample, settings: Settings) -> Reward:
 
 
 def adaptive_reward(sample: JudgedSample, settings: Settings) -> list[Reward]:
-    """The method's rule (``"failing"``): only a program that fails some test gets partial credit,
-    passed / (passed + failed), counting the tests that ran to a verdict and not those a crash
-    or the time limit cut short. ``"all"``: every outcome, passed / all tests (a pass 1.0, a
-    compile error -0.3), as rltf did before. The learner subtracts the baseline's value, and a
-    program without the reward counts as 0 there."""
+    """The method's rule (``"failing"``): a program that answers every test, some wrongly, gets
+    partial credit passed / (passed + failed), which is passed / all tests (as the released RLTF
+    code does: its ratio is only computed when no test crashed). A program that crashes or times
+    out gets none: counting only the tests before the crash would pay a program to crash right
+    after a wrong answer (pass 3, fail 1, crash: 3/4, where answering all 20 tests gives 3/20).
+    ``"all"``: every outcome, passed / all tests (a pass 1.0, a compile error -0.3), as rltf did
+    before. The learner subtracts the baseline's value, and a program without the reward counts
+    as 0 there."""
     result = sample.result
     if settings.adaptive_scope == "all":
         ratio = 1.0 if result.outcome == "pass" else result.pass_ratio
         return [Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * ratio)]
-    failed = sum(test.verdict == "failure" for test in result.tests)
-    if not failed:
+    if result.outcome != "failure" or not result.total:
         return []
-    passed = sum(test.verdict == "pass" for test in result.tests)
-    return [Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * passed / (passed + failed))]
+    return [Reward.on_program(NAME, "adaptive", ADAPTIVE_FLOOR + ADAPTIVE_SPAN * result.passed / result.total)]
 
 
 def fine_rewards(sample: JudgedSample, settings: Settings) -> list[Reward]:
     """A program ``max_new_tokens`` cut off is U_global, as the method says, even when what was
-    written so far parses (its error then points at a line the model never finished)."""
+    written so far parses (its error then points at a line the model never finished).
+
+    A crash with no line (``os._exit``, a signal, output or memory past its limit, the asked-for
+    function missing) is U_global unless ``unlocated = "ignore"`` (the method's table): ignored, it
+    would teach a policy to end its own process instead of raising, which dodges the penalty.
+    """
     if sample.truncated and sample.result.outcome != "pass":
         return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
     error_class, line = classify(sample.result, sample.program)
-    if error_class is ErrorClass.GLOBAL:
+    if error_class is ErrorClass.GLOBAL or (error_class is ErrorClass.UNLOCATED and settings.unlocated == "global"):
         return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
     if error_class is ErrorClass.LINE and line is not None:
         return [Reward.on_lines(NAME, "fine", settings.fine_penalty, sample.program, line,
