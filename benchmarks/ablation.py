@@ -9,7 +9,8 @@ problems per step and samples per problem:
  3. offline RLTF: sample once from the SFT model, then train on that set (CodeRL's setting);
  4. online, coarse only;  5. online, coarse + fine;  6. online, coarse + fine + adaptive (RLTF);
  7. RLTF + pylint;  8. RLTF + Hypothesis-generated tests;
- 9. TRL's GRPOTrainer on the same model, problems, samples and steps, rewarded 1/0 by rltf's judge.
+ 9. TRL's GRPOTrainer on the same model, problems, samples and steps, rewarded 1/0 by rltf's judge
+    (at rltf's learning rate; two lower rates as extra rows, run for the seeds asked with --rows).
 
 Each row is measured by held-out greedy pass@1 on the 400 held-out tasks (`summary.json`; for
 rows 2 and 9 `rltf bench builtin --temperature 0 --n 1`), pass@1/5/10 from 10 samples at
@@ -51,6 +52,8 @@ ROWS: dict[str, dict[str, Any]] = {
     "RLTF + pylint": {"feedback": {"providers": ["unittest", "pylint"]}},
     "RLTF + hypothesis": {"feedback": {"providers": ["unittest", "hypothesis"]}},
     "TRL GRPOTrainer (pass/fail)": {},
+    "TRL GRPOTrainer (pass/fail), lr 1e-4": {"lr": 1e-4},
+    "TRL GRPOTrainer (pass/fail), lr 3e-5": {"lr": 3e-5},
 }
 CONTINUED_SFT, RLTF, GRPO = "continued SFT, same wall time", "online, RLTF (coarse + fine + adaptive)", \
     "TRL GRPOTrainer (pass/fail)"
@@ -131,13 +134,15 @@ def continued_sft_row(plan: Plan, seed: int, sft: Path, folder: Path, wall_s: fl
             "curve": [[0, summary["before"]["pass@1"]], [plan.rl_steps, summary["after"]["pass@1"]]]}
 
 
-def grpo_row(plan: Plan, seed: int, sft: Path, folder: Path) -> dict[str, Any]:
+def grpo_row(plan: Plan, seed: int, sft: Path, folder: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """Row 9 in a process of its own (TRL is imported only there): see grpo_baseline.py. The SFT
     run's config.toml goes beside its model, so `rltf bench builtin` measures it on the same
-    held-out problems, prompt and length as the other rows."""
+    held-out problems, prompt and length as the other rows. Its learning-rate variants show
+    whether GRPO's result is its method's or rltf's learning rate's."""
     began = time.monotonic()
+    lr = ["--lr", str(overrides["lr"])] if "lr" in overrides else []
     subprocess.run([sys.executable, str(Path(__file__).with_name("grpo_baseline.py")), "--model", str(sft / "model"),
-                    "--out", str(folder), "--steps", str(plan.rl_steps), "--seed", str(seed),
+                    "--out", str(folder), "--steps", str(plan.rl_steps), "--seed", str(seed), *lr,
                     *(["--quick"] if plan.quick else [])], check=True, stdout=subprocess.DEVNULL)
     (folder / "config.toml").write_text((sft / "config.toml").read_text())
     timing = json.loads((folder / "grpo.json").read_text())
@@ -157,13 +162,13 @@ def measure_row(plan: Plan, name: str, seed: int, sft: Path, root: Path, results
     if name == CONTINUED_SFT:
         row = continued_sft_row(plan, seed, sft, folder, results[RLTF][str(seed)]["wall_s"])
         model = folder
-    elif name == GRPO:
-        row = grpo_row(plan, seed, sft, folder)
+    elif name.startswith(GRPO):
+        row = grpo_row(plan, seed, sft, folder, ROWS[name])
         model = folder
     else:
         row = rl_row(plan, seed, sft, folder, ROWS[name])
         model = folder
-    if name == GRPO:
+    if name.startswith(GRPO):
         greedy = bench(plan, model, root / f"{slug(name)}-{seed}-greedy", 1, 0.0)["groups"]["all"]
         row.update({"greedy_pass@1": greedy["pass@1"], "greedy_outcomes": greedy["outcomes"]})
         row["curve"] = [[0, results[RLTF][str(seed)]["before"]], [plan.rl_steps, greedy["pass@1"]]]

@@ -12,7 +12,7 @@ from each row's first real token, gives them). ``count_positions_from_first_toke
 model's forward to pass the positions rltf uses whenever none are given, in generation and in
 the loss alike.
 
-    .venv/bin/python benchmarks/grpo_baseline.py --model SFT_RUN/model --out DIR [--steps 300] [--seed 0]
+    .venv/bin/python benchmarks/grpo_baseline.py --model SFT_RUN/model --out DIR [--steps 300] [--seed 0] [--lr 3e-4]
 
 Writes DIR/model (Hugging Face format) and DIR/grpo.json (wall time, seconds per 1,000 completions).
 """
@@ -34,18 +34,24 @@ from rltf.training_data import training_problems
 PROBLEMS_PER_STEP = 16
 
 
-def count_positions_from_first_token(model: Any) -> None:
+def count_positions_from_first_token(model: Any) -> dict[str, int]:
+    """Returns counts of the forward calls and of those given positions, filled in as TRL runs:
+    evidence that generation and the loss both went through the fix."""
     forward = model.forward
+    calls = {"forward_calls": 0, "positions_added": 0}
 
     def with_positions(*args: Any, **kwargs: Any) -> Any:
         mask = kwargs.get("attention_mask")
         ids = kwargs.get("input_ids", args[0] if args else None)
+        calls["forward_calls"] += 1
         if kwargs.get("position_ids") is None and mask is not None and ids is not None:
             positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
             kwargs["position_ids"] = positions[:, -ids.shape[1]:]
+            calls["positions_added"] += 1
         return forward(*args, **kwargs)
 
     model.forward = with_positions
+    return calls
 
 
 def main() -> None:
@@ -58,6 +64,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=LearnerSettings().lr, help="default: rltf's RL learning rate")
     parser.add_argument("--quick", action="store_true", help="2 problems per step of 30 (the smoke test's sizes)")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -68,7 +75,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(args.model)
-    count_positions_from_first_token(model)
+    calls = count_positions_from_first_token(model)
     dataset = Dataset.from_list([{"prompt": p.prompt, "task_id": p.task_id} for p in problems])
     judged = {"programs": 0, "judge_s": 0.0}
 
@@ -83,7 +90,7 @@ def main() -> None:
         config = GRPOConfig(
             output_dir=str(args.out / "trl"), max_steps=args.steps, per_device_train_batch_size=per_step,
             num_generations=actor.samples_per_problem, max_completion_length=actor.max_new_tokens,
-            temperature=actor.temperature, top_p=actor.top_p, learning_rate=learner.lr,
+            temperature=actor.temperature, top_p=actor.top_p, learning_rate=args.lr,
             weight_decay=learner.weight_decay, warmup_steps=learner.warmup_steps, lr_scheduler_type="constant_with_warmup",
             max_grad_norm=learner.grad_clip, beta=0.0, seed=args.seed, use_cpu=True, report_to=[],
             save_strategy="no", logging_steps=max(1, args.steps // 10), disable_tqdm=True)
@@ -96,8 +103,8 @@ def main() -> None:
     model.save_pretrained(args.out / "model")
     tokenizer.save_pretrained(args.out / "model")
     (args.out / "grpo.json").write_text(json.dumps({
-        "steps": args.steps, "completions": judged["programs"], "train_s": wall, "judge_s": judged["judge_s"],
-        "s_per_1000": 1000 * wall / max(1, judged["programs"])}, indent=2) + "\n")
+        "steps": args.steps, "lr": args.lr, "completions": judged["programs"], "train_s": wall, "judge_s": judged["judge_s"],
+        "s_per_1000": 1000 * wall / max(1, judged["programs"]), **calls}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def test_quick_ablation_measures_and_reports_every_row(tmp_path):
     online = rows["online, RLTF (coarse + fine + adaptive)"]["0"]
     assert [step for step, _ in online["curve"]] == [0, 1, 2] and online["s_per_1000"] > 0
     assert 0.0 <= online["crash_share_at_start"] <= 1.0
+    grpo = json.loads((tmp_path / "ablation-runs" / "trl-grpotrainer--pass-fail-0" / "grpo.json").read_text())
+    assert 0 < grpo["positions_added"] <= grpo["forward_calls"]  # TRL's calls went through the position fix
     markdown = (tmp_path / "ablation_quick.md").read_text()
     assert "| online > offline | 0 |" in markdown and "| RLTF > GRPO | 0 |" in markdown
     assert (tmp_path / "ablation_quick_pass1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

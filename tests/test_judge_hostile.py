@@ -278,6 +278,21 @@ def test_early_exit_never_passes(judge, problem, source):
     assert result.passed == 0
 
 
+@pytest.mark.parametrize("name", ["JudgeError", "CPUTimeLimit", "Timeout", "WorkerKilled"])
+@pytest.mark.parametrize("problem, source", [
+    (ADD_CALL, "class {name}(Exception):\n    pass\ndef add(a, b):\n    raise {name}('x')\n"),
+    (ADD_ASSERT, "def add(a, b):\n    raise type('{name}', (Exception,), {{}})('x')\n"),
+    (ADD_STDIO, "class {name}(Exception):\n    pass\nraise {name}('x')\n"),
+], ids=["call", "assert-type()", "stdio"])
+def test_a_program_exception_named_like_the_judges_own_errors_is_reported_as_the_programs(judge, problem, source,
+                                                                                        name):
+    """Named ``JudgeError`` it passed for the judge's own fault (which feedback ignores), named
+    ``CPUTimeLimit`` in a standard-input program it turned the crash into a timeout."""
+    result = judged(judge, problem, source.format(name=name))
+    assert (result.outcome, result.error.type) == ("runtime_error", f"program.{name}")
+    assert result.error.line is not None
+
+
 @pytest.mark.parametrize("source", [
     "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n"
     "def add(a, b):\n    return Yes()\n",

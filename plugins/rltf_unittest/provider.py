@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from rltf.feedback import JudgedSample, Reward
+from rltf.feedback import JudgedSample, Reward, line_spans
 from rltf.hookspecs import hookimpl
 from rltf.options import OptionReader
 
@@ -94,12 +94,27 @@ def fine_rewards(sample: JudgedSample, settings: Settings) -> list[Reward]:
     if sample.truncated and sample.result.outcome != "pass":
         return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
     error_class, line = classify(sample.result, sample.program)
+    if error_class is ErrorClass.LINE and not holds_written_code(sample, line):
+        error_class = ErrorClass.GLOBAL
     if error_class is ErrorClass.GLOBAL or (error_class is ErrorClass.UNLOCATED and settings.unlocated == "global"):
         return [Reward.on_program(NAME, "fine", settings.fine_penalty, baseline=False)]
-    if error_class is ErrorClass.LINE and line is not None:
+    if error_class is ErrorClass.LINE:
         return [Reward.on_lines(NAME, "fine", settings.fine_penalty, sample.program, line,
                                 rescale=settings.rescale)]
     return []
+
+
+def holds_written_code(sample: JudgedSample, line: int | None) -> bool:
+    """Whether the blamed line holds code of the completion, not a blank line, a comment or the
+    prompt it continues. A penalty there would fall on no sampled token and weigh nothing, and a
+    program can steer its traceback there (code compiled under the program's name, a forged
+    traceback, a crash inside a helper the prompt gives): the whole program is blamed instead."""
+    spans = line_spans(sample.program)
+    if line is None or not 1 <= line <= len(spans):
+        return False
+    start, end = spans[line - 1]
+    text = sample.program[max(start, len(sample.problem.program_prefix)):end].strip()
+    return bool(text) and not text.startswith("#")
 
 
 def score_sample(sample: JudgedSample, settings: Settings) -> list[Reward]:

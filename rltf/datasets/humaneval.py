@@ -2,6 +2,11 @@
 
 A single ``check`` would turn a whole problem into one pass/fail bit; splitting its body
 into one test per assertion gives the per-test feedback that RL from unit tests needs.
+
+An assertion that calls the function by its own name compares the program with itself
+(HumanEval/33: ``candidate(x) == sort_third(x)``, where ``sort_third`` is the program's): any
+deterministic program passes it, so it is left out. A program's verdict is then the official
+harness's for every deterministic program, and no test pays for nothing.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def parse_tests(record: Record, entry_point: str) -> AssertTests:
         raise record.error(f"not valid Python ({err.msg}, line {err.lineno})", "test") from None
     check = find_check(record, module)
     setup = [statement_source(source, node) for node in module.body if node is not check]
-    tests = split_into_tests(source, check.body)
+    tests = split_into_tests(source, check.body, entry_point)
     if not tests:
         raise record.error(f"check() has no assert that uses {CANDIDATE}", "test")
     return AssertTests(asserts=tuple(tests), setup_code="\n".join([*setup, f"{CANDIDATE} = {entry_point}"]))
@@ -76,15 +81,18 @@ def find_check(record: Record, module: ast.Module) -> ast.FunctionDef:
     return check
 
 
-def split_into_tests(source: str, body: list[ast.stmt]) -> list[str]:
+def split_into_tests(source: str, body: list[ast.stmt], entry_point: str) -> list[str]:
     """Cut the body after each test statement, keeping every statement in its original order.
 
     Statements that prepare a test (imports, loops computing inputs, ``assert True``
-    placeholders) join the test after them; trailing ones join the last test.
+    placeholders) join the test after them; trailing ones join the last test. Tests that
+    call ``entry_point`` by name are left out (the module docstring says why).
     """
     tests: list[str] = []
     pending: list[str] = []
     for node in body:
+        if is_test(node) and uses_name(node, entry_point):
+            continue
         pending.append(statement_source(source, node))
         if is_test(node):
             tests.append("\n".join(pending))
@@ -103,6 +111,10 @@ def is_test(node: ast.stmt) -> bool:
     nodes = list(ast.walk(node))
     has_assert = any(isinstance(child, ast.Assert) for child in nodes)
     return has_assert and any(isinstance(child, ast.Name) and child.id == CANDIDATE for child in nodes)
+
+
+def uses_name(node: ast.stmt, name: str) -> bool:
+    return any(isinstance(child, ast.Name) and child.id == name for child in ast.walk(node))
 
 
 def statement_source(source: str, node: ast.stmt) -> str:

@@ -41,14 +41,26 @@ def broken_channel(detail: str) -> ProgramStopped:
 TIMEOUT = {"type": "Timeout", "message": "wall-clock limit reached", "line": None}
 
 
+# The error types the judge itself gives. A program's exception class may carry one of these
+# names (``class JudgeError(Exception)``); reported as it is, it would pass for the judge's
+# verdict: a timeout, or a fault of the judge's that feedback providers ignore.
+JUDGE_ERROR_TYPES = frozenset({
+    "Timeout", "Signal", "CPUTimeLimit", "EarlyExit", "OutputLimitExceeded", "MemoryLimitExceeded",
+    "BrokenChannel", "UnsafeValue", "WorkerKilled", "JudgeError", "ProgramTooLarge",
+})
+
+
 def reported_error(info: Any, program_lines: int) -> dict[str, Any]:
-    """The program's own account of its crash: believed as far as its types and its line go."""
+    """The program's own account of its crash: believed as far as its types and its line go,
+    and never for one of the judge's own error types (those become ``program.<name>``)."""
     if not (isinstance(info, dict) and isinstance(info.get("type"), str) and isinstance(info.get("message"), str)):
         raise broken_channel("a crash report of the wrong shape")
     line = info.get("line")
     if type(line) is not int or not 1 <= line <= program_lines:
         line = None
-    return {"type": info["type"][:100], "message": info["message"][:1000], "line": line}
+    kind = info["type"][:100]
+    return {"type": f"program.{kind}" if kind in JUDGE_ERROR_TYPES else kind, "message": info["message"][:1000],
+            "line": line}
 
 
 @dataclass
