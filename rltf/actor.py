@@ -5,6 +5,13 @@ models fit once in memory); with ``sync_every = N > 1`` it holds a copy refreshe
 steps, so its lag behind the learner is a setting. ``concurrent`` also takes a copy: the
 actor then generates in its own thread while the learner updates the weights. Every rollout records the learner step
 its weights came from, and the trainer logs the lag of what it learns from.
+
+Sample j of a problem drawn at step d is drawn from its own stream, seeded by
+``sample_seed(run seed, task, d * k + j)``: it depends on nothing else (not the batch it was
+generated in, its neighbours, the shard or rank that generated it, a resume), and the actor
+leaves torch's global generator alone. Encoder-decoder models are the exception: Hugging
+Face's ``generate`` draws a batch from torch's generator, and seeded rows would have to be
+generated one at a time, so they sample in batches as before.
 """
 
 from __future__ import annotations
@@ -13,14 +20,16 @@ import copy
 from typing import Any, Sequence
 
 from rltf.config import ActorSettings
+from rltf.decoding import sample_seed
 from rltf.policy import Policy
 from rltf.problems import Problem
 from rltf.token_rewards import Rollout
 
 
 class Actor:
-    def __init__(self, learner_policy: Policy, settings: ActorSettings, greedy_programs: bool = False):
+    def __init__(self, learner_policy: Policy, settings: ActorSettings, seed: int, greedy_programs: bool = False):
         self.settings = settings
+        self.seed = seed
         self.greedy_programs = greedy_programs
         self.learner_policy = learner_policy
         shared = settings.sync_every == 1 and not settings.concurrent
@@ -35,21 +44,28 @@ class Actor:
             self.policy.model.load_state_dict(self.learner_policy.model.state_dict())
             self.weights_step = step
 
-    def rollouts(self, problems: Sequence[Problem]) -> list[Rollout]:
-        """k samples of each problem, then its greedy program if the baseline or the metrics need one."""
+    def rollouts(self, problems: Sequence[Problem], draw: int) -> list[Rollout]:
+        """k samples of each problem, then its greedy program if the baseline or the metrics need one.
+
+        ``draw``: the step the problems were drawn for (0 for the first and for offline sampling).
+        """
         s = self.settings
+        k = s.samples_per_problem
         prompts = self.policy.encode_prompts([self.policy.prompt_text(p) for p in problems])
-        rows = [(p, ids, False) for p, ids in zip(problems, prompts) for _ in range(s.samples_per_problem)]
+        rows = [(p, ids, sample_seed(self.seed, p.task_id, draw * k + j))
+                for p, ids in zip(problems, prompts) for j in range(k)]
         if self.greedy_programs:
-            rows += [(p, ids, True) for p, ids in zip(problems, prompts)]
+            rows += [(p, ids, None) for p, ids in zip(problems, prompts)]
         out = []
         for greedy in (False, True):
-            batch = [row for row in rows if row[2] == greedy]
+            batch = [row for row in rows if (row[2] is None) == greedy]
             for start in range(0, len(batch), s.generation_batch):
                 chunk = batch[start:start + s.generation_batch]
                 generated = self.policy.generate([ids for _, ids, _ in chunk], sample=not greedy,
                                                  temperature=s.temperature, top_p=s.top_p,
-                                                 max_new_tokens=s.max_new_tokens)
+                                                 max_new_tokens=s.max_new_tokens, stop=s.stop,
+                                                 seeds=None if greedy or self.policy.seq2seq else
+                                                 [seed for _, _, seed in chunk])
                 out += [self._rollout(problem, ids, tokens, ended, greedy)
                         for (problem, ids, _), (tokens, ended) in zip(chunk, generated)]
         return out

@@ -250,7 +250,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
     ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout)
-    actor = Actor(run.policy, c.actor, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")
+    actor = Actor(run.policy, c.actor, c.run.seed, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
     sequences = run.supervised_sequences() if c.learner.sl_weight > 0 else []
@@ -265,7 +265,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         fill_offline(run, judge, actor, buffer)
     online = c.run.mode == "online"
     if online and not pending and start < c.run.max_steps:
-        pending = actor.rollouts(problems.take(c.actor.problems_per_step))
+        pending = actor.rollouts(problems.take(c.actor.problems_per_step), start)
     with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
             ThreadPoolExecutor(1, thread_name_prefix="rltf-actor") as generator, \
             step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update, \
@@ -283,14 +283,14 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             generating = None
             if generate and c.actor.concurrent:
                 actor.sync(step - 1)
-                generating = generator.submit(_timed, actor.rollouts, problems.take(c.actor.problems_per_step))
+                generating = generator.submit(_timed, actor.rollouts, problems.take(c.actor.problems_per_step), step)
             row = learn(run, learner, buffer, sl_data, step)
             row["gen_s"], following = 0.0, []
             if generating is not None:
                 row["gen_s"], following = generating.result()
             elif generate:
                 actor.sync(step)
-                row["gen_s"], following = _timed(actor.rollouts, problems.take(c.actor.problems_per_step))
+                row["gen_s"], following = _timed(actor.rollouts, problems.take(c.actor.problems_per_step), step)
             if judging is not None:
                 waited = time.perf_counter()
                 judged = judging.result()
@@ -357,7 +357,7 @@ def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> 
     with progress_bar("offline samples", len(problems), quiet=run.quiet, console=run.console) as advance:
         for start in range(0, len(problems), c.actor.problems_per_step):
             chunk = problems[start:start + c.actor.problems_per_step]
-            judged = run.judge_and_score(judge, actor.rollouts(chunk))
+            judged = run.judge_and_score(judge, actor.rollouts(chunk, 0))
             buffer.push(kept_examples(run.examples(judged), c.learner.skip_zero_advantage))
             advance(len(chunk))
     buffer.refresh(0, force=True)

@@ -224,7 +224,7 @@ def test_learner_trains_on_the_sampled_ids_of_a_sentencepiece_tokenizer():
     assert len(sampled) == len(split) and None not in pieces
     text = policy.decode(sampled)
     assert sp(text, add_special_tokens=False)["input_ids"] != sampled  # no round trip
-    actor = Actor(policy, ActorSettings())
+    actor = Actor(policy, ActorSettings(), seed=0)
     roll = actor._rollout(PROBLEM_P, [1, 2], sampled, ended=True, greedy=False)
     assert roll.completion_ids == sampled and roll.text == text
     line = Reward.on_lines("unittest", "fine", -0.3, text, 1)
@@ -247,11 +247,37 @@ def test_a_stop_string_keeps_the_tokens_that_wrote_the_program(tok):
     policy = prepared(build_model(tok, EmbeddedSettings(layers=1, width=32, heads=2), seed=0), tok, ModelSettings(),
                       torch.device("cpu"))
     ids = tok("    return y\ndef g():\n    pass\n", add_special_tokens=False)["input_ids"]
-    actor = Actor(policy, ActorSettings(stop=["\ndef"]))
+    actor = Actor(policy, ActorSettings(stop=["\ndef"]), seed=0)
     roll = actor._rollout(PROBLEM_P, [1], ids, ended=True, greedy=False)
     assert roll.text == "    return y" and not roll.ended and not roll.truncated
     assert policy.decode(roll.completion_ids).startswith("    return y")
     assert "def" not in policy.decode(roll.completion_ids)
     cut = actor._rollout(PROBLEM_P, [1], ids, ended=False, greedy=False)
-    assert Actor(policy, ActorSettings())._rollout(PROBLEM_P, [1], ids, ended=False, greedy=False).truncated
+    assert Actor(policy, ActorSettings(), seed=0)._rollout(PROBLEM_P, [1], ids, ended=False, greedy=False).truncated
     assert not cut.truncated  # the stop string ended it
+
+
+def test_an_actor_sample_depends_only_on_the_seed_the_task_the_draw_and_its_index(tok):
+    """The same problem sampled alone, beside others, in batches of 1 or 64, gives the same
+    programs; another draw (step) or run seed gives others; torch's generator is not touched."""
+    import torch
+
+    from rltf.actor import Actor
+    from rltf.config import ActorSettings, EmbeddedSettings, ModelSettings
+    from rltf.embedded import build_model
+    from rltf.policy import prepared
+
+    policy = prepared(build_model(tok, EmbeddedSettings(layers=1, width=32, heads=2), seed=0), tok, ModelSettings(),
+                      torch.device("cpu"))
+    others = [Problem(f"q{i}", f"triple {i}", AssertTests(("assert triple(1) == 3",))) for i in range(3)]
+
+    def texts(problems, draw=3, seed=7, batch=64):
+        rolls = Actor(policy, ActorSettings(samples_per_problem=3, generation_batch=batch), seed).rollouts(problems, draw)
+        return [r.completion_ids for r in rolls if r.problem_id == PROBLEM_P.task_id]
+
+    state = torch.get_rng_state()
+    alone = texts([PROBLEM_P])
+    assert texts([*others, PROBLEM_P]) == alone and texts([PROBLEM_P, *others], batch=1) == alone
+    assert torch.equal(torch.get_rng_state(), state)
+    assert len({tuple(ids) for ids in alone}) > 1  # three samples, not one repeated
+    assert texts([PROBLEM_P], draw=4) != alone and texts([PROBLEM_P], seed=8) != alone
