@@ -5,12 +5,12 @@ training and tests-only problems), the same 16 problems x 4 samples per step, 40
 temperature 1.0, learning rate, warm-up, weight decay and gradient clipping as rltf's RL stage,
 and the same number of steps; the reward is rltf's judge, 1 for a pass and 0 otherwise.
 
-GPT-2 and left padding: TRL left-pads prompts and calls the model with an attention mask but
-no position ids, and GPT-2 in transformers 5 then numbers positions from the padded start, so
-a short prompt's tokens get other positions in a batch than alone (and than rltf, which counts
-from each row's first real token, gives them). ``count_positions_from_first_token`` wraps the
-model's forward to pass the positions rltf uses whenever none are given, in generation and in
-the loss alike.
+GPT-2 and left padding: TRL left-pads prompts, and its loss calls GPT-2's base model with an
+attention mask but no position ids; GPT-2 in transformers 5 then numbers positions from the
+padded start, so a short prompt's tokens get other positions in the loss than in generation
+(where ``generate`` passes positions counted from each row's first real token, as rltf does).
+``count_positions_from_first_token`` wraps the base model's forward to pass those positions
+whenever none are given; grpo.json counts the calls it fixed.
 
     .venv/bin/python benchmarks/grpo_baseline.py --model SFT_RUN/model --out DIR [--steps 300] [--seed 0] [--lr 3e-4]
 
@@ -35,22 +35,26 @@ PROBLEMS_PER_STEP = 16
 
 
 def count_positions_from_first_token(model: Any) -> dict[str, int]:
-    """Returns counts of the forward calls and of those given positions, filled in as TRL runs:
-    evidence that generation and the loss both went through the fix."""
-    forward = model.forward
+    """Wraps the base model (GPT-2's ``transformer``), not only the LM head's forward: TRL's loss
+    calls the base model directly (its fused log-prob path), so a wrapper on ``model.forward``
+    fixed generation (where transformers passes positions anyway) and missed every loss pass.
+    Returns counts of the base model's calls and of those given positions, filled in as TRL runs."""
+    base = model.base_model
+    forward = base.forward
     calls = {"forward_calls": 0, "positions_added": 0}
 
     def with_positions(*args: Any, **kwargs: Any) -> Any:
         mask = kwargs.get("attention_mask")
         ids = kwargs.get("input_ids", args[0] if args else None)
+        width = ids.shape[1] if ids is not None else kwargs["inputs_embeds"].shape[1]
         calls["forward_calls"] += 1
-        if kwargs.get("position_ids") is None and mask is not None and ids is not None:
+        if kwargs.get("position_ids") is None and mask is not None:
             positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-            kwargs["position_ids"] = positions[:, -ids.shape[1]:]
+            kwargs["position_ids"] = positions[:, -width:]
             calls["positions_added"] += 1
         return forward(*args, **kwargs)
 
-    model.forward = with_positions
+    base.forward = with_positions
     return calls
 
 
@@ -99,7 +103,7 @@ def main() -> None:
         began = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - began
-    model.forward = type(model).forward.__get__(model)
+    del model.base_model.forward  # the class's own forward again, before saving
     model.save_pretrained(args.out / "model")
     tokenizer.save_pretrained(args.out / "model")
     (args.out / "grpo.json").write_text(json.dumps({

@@ -43,7 +43,8 @@ def test_quick_ablation_measures_and_reports_every_row(tmp_path):
 
 def test_grpo_baseline_counts_gpt2_positions_from_the_first_real_token():
     """Without the fix, a left-padded prompt's logits differ from the same prompt alone (transformers
-    numbers positions from the padded start); with it they agree, in full passes and cached steps."""
+    numbers positions from the padded start); with it they agree, through the LM head model and
+    through its base model, which TRL's loss calls directly."""
     import importlib.util
 
     import torch
@@ -62,5 +63,10 @@ def test_grpo_baseline_counts_gpt2_positions_from_the_first_real_token():
     with torch.no_grad():
         alone = model(input_ids=ids).logits[0, -1]
         assert not torch.allclose(model(input_ids=padded, attention_mask=mask).logits[0, -1], alone, atol=1e-4)
-        grpo.count_positions_from_first_token(model)
+        hidden_alone = model.transformer(input_ids=ids).last_hidden_state[0, -1]
+        calls = grpo.count_positions_from_first_token(model)
         torch.testing.assert_close(model(input_ids=padded, attention_mask=mask).logits[0, -1], alone)
+        # TRL's loss calls the base model directly: that path is fixed too
+        torch.testing.assert_close(model.transformer(input_ids=padded, attention_mask=mask).last_hidden_state[0, -1],
+                                   hidden_alone)
+        assert calls == {"forward_calls": 2, "positions_added": 2}
