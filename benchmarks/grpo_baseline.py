@@ -3,7 +3,9 @@
 The same starting model (the seed's SFT checkpoint), the same problems (the built-in suite's
 training and tests-only problems), the same 16 problems x 4 samples per step, 40 new tokens,
 temperature 1.0, learning rate, warm-up, weight decay and gradient clipping as rltf's RL stage,
-and the same number of steps; the reward is rltf's judge, 1 for a pass and 0 otherwise.
+and the same number of steps; the reward is rltf's judge, 1 for a pass and 0 otherwise. Two of
+TRL's defaults are set to rltf's: dropout off (TRL would sample and train with the embedded
+model's 0.1 dropout) and no gradient checkpointing (TRL's default recomputes every activation).
 
 GPT-2 and left padding: TRL left-pads prompts, and its loss calls GPT-2's base model with an
 attention mask but no position ids; GPT-2 in transformers 5 then numbers positions from the
@@ -27,7 +29,7 @@ from typing import Any
 
 import torch
 
-from rltf.config import ActorSettings, DataSettings, LearnerSettings
+from rltf.config import ActorSettings, DataSettings, LearnerSettings, ModelSettings
 from rltf.judge import Judge, JudgeConfig, Submission
 from rltf.training_data import training_problems
 
@@ -72,7 +74,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 problems per step of 30 (the smoke test's sizes)")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    actor, learner = ActorSettings(), LearnerSettings()
+    actor, learner, model_settings = ActorSettings(), LearnerSettings(), ModelSettings()
     problems = training_problems(DataSettings(builtin_rl_only=10, builtin_train=20) if args.quick else DataSettings()).rl
     by_id = {p.task_id: p for p in problems}
     per_step = (2 if args.quick else PROBLEMS_PER_STEP) * actor.samples_per_problem
@@ -97,6 +99,7 @@ def main() -> None:
             temperature=actor.temperature, top_p=actor.top_p, learning_rate=args.lr,
             weight_decay=learner.weight_decay, warmup_steps=learner.warmup_steps, lr_scheduler_type="constant_with_warmup",
             max_grad_norm=learner.grad_clip, beta=0.0, seed=args.seed, use_cpu=True, report_to=[],
+            disable_dropout=not learner.rl_dropout, gradient_checkpointing=model_settings.gradient_checkpointing,
             save_strategy="no", logging_steps=max(1, args.steps // 10), disable_tqdm=True)
         trainer = GRPOTrainer(model=model, reward_funcs=passed, args=config, train_dataset=dataset,
                               processing_class=tokenizer)
