@@ -212,7 +212,8 @@ def main() -> None:
 
 def write(out_dir: Path, stem: str, plan: Plan, results: dict[str, dict[str, Any]]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    ordered = {name: results[name] for name in ROWS if name in results}
+    ordered = {name: dict(sorted(results[name].items(), key=lambda item: int(item[0]))) for name in ROWS
+               if name in results}
     meta = {"rl_steps": plan.rl_steps, "sft_steps": plan.sft_steps, "eval_size": plan.eval_size,
             "problems_per_step": plan.problems_per_step, "samples_per_problem": plan.samples_per_problem,
             "samples_for_pass_at_k": plan.samples, "cpus": os.cpu_count()}

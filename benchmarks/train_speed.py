@@ -2,7 +2,7 @@
 
 The issue's yardstick: 64 completions per step (16 problems x 4), at most 40 new tokens,
 on a 2-core CPU, measured as seconds per 1,000 judged completions, end to end (generate,
-judge, score, learn). For scale, TRL's GRPOTrainer took 19.4 s per 1,000 on the same
+judge, score, learn). For scale, TRL's GRPOTrainer took 9.4-9.5 s per 1,000 on the same
 model, batch and reward here. The model is first warmed up by SFT so that its programs
 look like real ones (a random model's are all syntax errors, which judge in no time).
 
@@ -112,7 +112,7 @@ def markdown(meta: dict, results: dict) -> str:
     lines = ["# RL step speed, embedded default model (16 problems x 4 samples, <= 40 new tokens)", "",
              f"{meta['machine']}, torch {meta['torch']}; {meta['steps']} RL steps after {meta['sft_steps']} SFT "
              f"steps, first {meta['warmup_steps_excluded']} excluded. Target: <= 10 s per 1,000 completions; "
-             "TRL GRPOTrainer: 19.4 s.", "",
+             "TRL GRPOTrainer: 9.5 s (benchmarks/results/ablation.md).", "",
              "| variant | s / 1,000 completions | step s | generate s | learn s (SL / RL passes) | "
              "judge s (background) | wait for judge s | overlap | zero-advantage rows | rows learned |",
              "|---|---|---|---|---|---|---|---|---|---|"]
