@@ -1,8 +1,16 @@
 import os
+import signal
 from pathlib import Path
 
 import pytest
 import torch
+
+
+def pytest_configure(config):
+    """Ctrl-C tests need SIGINT to be an interrupt. A shell's background job (`pytest &`) starts with
+    SIGINT ignored, which Python then keeps, and so would every process the tests start."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
