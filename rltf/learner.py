@@ -85,10 +85,11 @@ class Learner:
             if rl:
                 sl_grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
                 self.optimizer.zero_grad(set_to_none=True)
-        metrics["learn_sl_s"], began = time.perf_counter() - began, time.perf_counter()
+        supervised_done = time.perf_counter()
         if rl:
             metrics.update(self._backward_rl(rl))
-        metrics["learn_rl_s"] = time.perf_counter() - began
+        metrics["learn_sl_s"] = supervised_done - began
+        metrics["learn_rl_s"] = time.perf_counter() - supervised_done
         self._combine(sl_grads, bool(supervised), bool(rl), metrics)
         self.scaler.unscale_(self.optimizer)
         metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))
