@@ -168,6 +168,15 @@ class RunSettings:
 
 
 @dataclass
+class DistributedSettings:
+    """Read only under torchrun (docs/distributed.md); a single process ignores them."""
+
+    strategy: Literal["ddp"] = "ddp"
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    timeout_s: float = 600.0
+
+
+@dataclass
 class TrainConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
@@ -179,6 +188,7 @@ class TrainConfig:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -189,7 +199,7 @@ POSITIVE = {
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
     "embedded.layers", "embedded.width", "embedded.heads", "embedded.context",
-    "learner.lr", "sft.lr", "actor.temperature", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
+    "learner.lr", "sft.lr", "actor.temperature", "distributed.timeout_s", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
 }
 NOT_NEGATIVE = (
     "run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps", "sft.warmup_steps",

@@ -12,6 +12,12 @@ supervised one (9-16x measured on the embedded model), so a fixed weight either 
 the supervised anchor or silences RL. With ``balance = "grad_norm"`` the supervised and
 RL gradients are computed separately (they come from separate micro-batches anyway) and
 the RL gradient is rescaled to the supervised gradient's norm before the weights apply.
+
+Data parallel (``rltf.distributed``): every rank is given the whole batch, learns from its
+part (``World.deal``), and the gradients are summed over ranks after each of the two
+passes. The losses are normalised by the whole batch's rows and tokens, so the sum is the
+one-process gradient up to the order of float additions, and the balance, the clipping
+and the optimizer see the same numbers on every rank.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, Sequence
 
 import torch
 
+from rltf.distributed.world import World
 from rltf.errors import RltfError
 from rltf.policy import Policy, TokenSequence
 from rltf.token_rewards import Example
@@ -48,8 +55,9 @@ class Optimization:
 
 class Learner:
     def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
-                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True):
+                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True, world: World | None = None):
         self.policy, self.opt, self.dropout = policy, optimization, dropout
+        self.world = world or World()
         self.term_weights = term_weights or {}
         self.autocast = autocast or nullcontext
         # fp16 gradients underflow without a loss scale; disabled, the scaler passes everything through.
@@ -82,12 +90,15 @@ class Learner:
         began = time.perf_counter()
         if supervised:
             metrics["loss/sl"] = self._backward_supervised(supervised)
+            self.world.sum_gradients(self.params)
             if rl:
                 sl_grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
                 self.optimizer.zero_grad(set_to_none=True)
         supervised_done = time.perf_counter()
         if rl:
             metrics.update(self._backward_rl(rl))
+            self.world.sum_gradients(self.params)
+        metrics.update(self.world.sum_values({k: v for k, v in metrics.items() if k.startswith("loss/")}))
         metrics["learn_sl_s"] = supervised_done - began
         metrics["learn_rl_s"] = time.perf_counter() - supervised_done
         self._combine(sl_grads, bool(supervised), bool(rl), metrics)
@@ -121,7 +132,8 @@ class Learner:
     def _backward_supervised(self, sequences: Sequence[TokenSequence]) -> float:
         tokens = sum(len(s.completion_ids) for s in sequences)
         total = 0.0
-        for batch in micro_batches(sequences, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
+        mine = self.world.deal(sequences, _length)
+        for batch in micro_batches(mine, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
             with self.autocast():
                 logps = self.policy.completion_logprobs(batch)
                 loss = -torch.cat(logps).sum() / tokens
@@ -134,7 +146,8 @@ class Learner:
         totals: dict[str, torch.Tensor] = {}  # summed on the device: no host sync per row
         device = self.policy.device
         rows = sum(1.0 / e.share for e in examples)
-        for batch in micro_batches(examples, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
+        mine = self.world.deal(examples, _length)
+        for batch in micro_batches(mine, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
             with self.autocast():
                 logps = self.policy.completion_logprobs(
                     [TokenSequence(e.prompt_ids, e.completion_ids) for e in batch])
