@@ -171,7 +171,7 @@ class RunSettings:
 class DistributedSettings:
     """Read only under torchrun (docs/distributed.md); a single process ignores them."""
 
-    strategy: Literal["ddp"] = "ddp"
+    strategy: Literal["ddp", "fsdp"] = "ddp"
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     timeout_s: float = 600.0
 
@@ -316,6 +316,9 @@ def check(config: TrainConfig, source: str) -> None:
         if name and name not in ("builtin", *DATASETS):
             raise DataError(source, f"unknown dataset {name!r}; known datasets: builtin, {', '.join(DATASETS)}",
                             field=dotted)
+    if config.distributed.strategy == "fsdp" and (config.actor.sync_every != 1 or config.actor.concurrent):
+        raise DataError(source, "fsdp samples from the learner's own sharded weights; set actor.sync_every = 1 and "
+                        "actor.concurrent = false", field="distributed.strategy")
     providers = config.feedback.providers
     twice = [name for index, name in enumerate(providers) if name in providers[:index]]
     if twice:

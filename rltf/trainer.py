@@ -43,6 +43,7 @@ from rltf.actor import Actor
 from rltf.buffer import OnlineBuffer
 from rltf.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rltf.decoding import sample_seed
+from rltf.distributed.strategy import strategy_for
 from rltf.distributed.world import World, join, leave, rank_device
 from rltf import run_folder
 from rltf.config import TrainConfig, to_toml
@@ -93,6 +94,7 @@ class Run:
 
     def __init__(self, config: TrainConfig, console: Console, world: World, device: torch.device, quiet: bool = False):
         self.config, self.world = config, world
+        self.strategy = strategy_for(config.distributed.strategy, world)
         self.console = console if world.main else Console(quiet=True)
         self.quiet = quiet or not world.main
         self.dir = Path(config.run.out)
@@ -124,6 +126,11 @@ class Run:
                    for i, (r, p, program, result) in enumerate(zip(rollouts, problems, programs, results))]
         rewards = self.feedback.score(samples)
         return Judged(rollouts, results, rewards, time.perf_counter() - start)
+
+    def sample(self, actor: Actor, problems: list[Problem], draw: int) -> list[Rollout]:
+        """This rank's share of the step's problems, sampled (on whole weights under fsdp)."""
+        with self.strategy.full_weights(self.policy.model):
+            return actor.rollouts(self.world.share(problems), draw)
 
     def everyone_judged(self, mine: Judged) -> Judged:
         """Every rank's judged samples, so that every rank pushes the same examples to its buffer."""
@@ -195,7 +202,7 @@ def _train(config: TrainConfig, world: World, device: torch.device, resume: bool
     elif world.main and latest is None:  # killed before its first checkpoint: start over
         run_folder.restart(run_dir)
     run.save_tokenizer()
-    world.broadcast_weights(run.policy.model)
+    run.strategy.prepare(run.policy.model)
     if world.size > 1:  # dropout masks differ per rank, as in any data-parallel run
         torch.manual_seed(sample_seed(config.run.seed, "rank", world.rank) % 2**63)
     world.barrier("starting the run")
@@ -257,8 +264,8 @@ def _stages(run: Run, latest: Path | None) -> None:
         metrics.close()
     run.summary.update(model=config.model.name or "embedded", seed=config.run.seed,
                        sft_steps=config.sft.steps, rl_steps=config.run.max_steps, mode=config.run.mode)
+    save_final_model(run)
     if world.main:
-        save_final_model(run)
         write_text(run_dir / run_folder.SUMMARY, json.dumps(run.summary, indent=2) + "\n")
 
 
@@ -274,7 +281,8 @@ def _judge_workers(world: World) -> int | None:
 def evaluation(run: Run, judge: Judge, name: str) -> dict[str, Any]:
     a = run.config.actor
     mine = run.world.share(run.problems.evaluation)
-    with progress_bar(f"held-out pass@1 ({name})", len(mine), quiet=run.quiet, console=run.console) as advance:
+    with progress_bar(f"held-out pass@1 ({name})", len(mine), quiet=run.quiet, console=run.console) as advance, \
+            run.strategy.full_weights(run.policy.model):
         verdicts = greedy_verdicts(run.policy, mine, judge, max_new_tokens=a.max_new_tokens,
                                    batch_size=a.generation_batch, stop=a.stop, progress=advance)
     everyone = run.world.joined(verdicts, "gathering held-out verdicts")
@@ -301,7 +309,7 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
                                                    run.config.learner.grad_clip, run.config.learner.micro_batch_size,
                                                    pass_cost_tokens=run.config.learner.pass_cost_tokens),
-                          autocast=run.autocast, loss_scaling=run.loss_scaling, world=run.world)
+                          autocast=run.autocast, loss_scaling=run.loss_scaling, strategy=run.strategy)
         cycler = Cycler(sequences, run.config.run.seed)
         start = 0
         if state is not None:
@@ -327,7 +335,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
     ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout,
-        world=run.world)
+        strategy=run.strategy)
     actor = Actor(run.policy, c.actor, c.run.seed, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
@@ -343,7 +351,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         fill_offline(run, judge, actor, buffer)
     online = c.run.mode == "online"
     if online and not pending and start < c.run.max_steps:
-        pending = actor.rollouts(run.world.share(problems.take(c.actor.problems_per_step)), start)
+        pending = run.sample(actor, problems.take(c.actor.problems_per_step), start)
     with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
             ThreadPoolExecutor(1, thread_name_prefix="rltf-actor") as generator, \
             step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update, \
@@ -362,16 +370,14 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             generating = None
             if generate and c.actor.concurrent:
                 actor.sync(step - 1)
-                generating = generator.submit(_timed, actor.rollouts,
-                                              run.world.share(problems.take(c.actor.problems_per_step)), step)
+                generating = generator.submit(_timed, run.sample, actor, problems.take(c.actor.problems_per_step), step)
             row = learn(run, learner, buffer, sl_data, step)
             row["gen_s"], following = 0.0, []
             if generating is not None:
                 row["gen_s"], following = generating.result()
             elif generate:
                 actor.sync(step)
-                row["gen_s"], following = _timed(actor.rollouts,
-                                                 run.world.share(problems.take(c.actor.problems_per_step)), step)
+                row["gen_s"], following = _timed(run.sample, actor, problems.take(c.actor.problems_per_step), step)
             if judging is not None:
                 waited = time.perf_counter()
                 judged = run.everyone_judged(judging.result())
@@ -441,7 +447,7 @@ def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> 
     with progress_bar("offline samples", len(problems), quiet=run.quiet, console=run.console) as advance:
         for start in range(0, len(problems), c.actor.problems_per_step):
             chunk = problems[start:start + c.actor.problems_per_step]
-            judged = run.everyone_judged(run.judge_and_score(judge, actor.rollouts(run.world.share(chunk), 0)))
+            judged = run.everyone_judged(run.judge_and_score(judge, run.sample(actor, chunk, 0)))
             buffer.push(kept_examples(run.examples(judged), c.learner.skip_zero_advantage))
             advance(len(chunk))
     buffer.refresh(0, force=True)
@@ -485,8 +491,12 @@ def save_final_model(run: Run) -> None:
     """Standard Hugging Face format: ``from_pretrained(run_dir / "model")`` loads it (LoRA: the adapter).
 
     Written under a temporary name and renamed, so ``model/`` is complete or absent."""
+    state = run.strategy.final_state(run.policy.model)  # under fsdp every rank gathers, rank 0 writes
+    if not run.world.main:
+        return
+
     def fill(folder: Path) -> None:
-        run.policy.model.save_pretrained(str(folder))
+        run.policy.model.save_pretrained(str(folder), **({"state_dict": state} if state is not None else {}))
         run.policy.tokenizer.save_pretrained(str(folder))
 
     with hugging_face_bars(shown=not run.quiet and run.console.is_terminal):
@@ -495,24 +505,23 @@ def save_final_model(run: Run) -> None:
 
 def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,
                 **parts: Any) -> None:
-    """One checkpoint for all ranks, written by rank 0: the replicated state once, each rank's
-    random generator, and every rank's pending samples as one step's list."""
-    rngs = run.world.gather(rng_state(), "gathering random states")
-    pending = run.world.joined(pending or [], "gathering pending samples")
-    if not run.world.main:
-        return
+    """One checkpoint for all ranks, written by rank 0: the replicated state once (gathered whole
+    under fsdp), each rank's random generator, and every rank's pending samples as one list."""
     state = {
-        "phase": phase, "step": step, "summary": run.summary, "rng": rngs,
-        "metrics_bytes": metrics.position(), "pending": pending,
-        "model": _trainable_state(run.policy.model),
+        "phase": phase, "step": step, "summary": run.summary,
+        "rng": run.world.gather(rng_state(), "gathering random states"),
+        "metrics_bytes": metrics.position(), "pending": run.world.joined(pending or [], "gathering pending samples"),
+        "model": run.strategy.model_state(run.policy.model),
         "parts": {name: part.state_dict() for name, part in parts.items() if part is not None},
     }
+    if not run.world.main:
+        return
     order = step if phase == "sft" else run.config.sft.steps + step
     save_checkpoint(run.dir / "checkpoints", f"step-{order:07d}-{phase}", state, run.config.run.keep_checkpoints)
 
 
 def _restore(run: Run, state: dict[str, Any], **parts: Any) -> int:
-    run.policy.model.load_state_dict(state["model"], strict=not run.config.model.lora_r)
+    run.strategy.load_model_state(run.policy.model, state["model"], strict=not run.config.model.lora_r)
     for name, part in parts.items():
         if part is not None:
             part.load_state_dict(state["parts"][name])
@@ -523,15 +532,6 @@ def _restore(run: Run, state: dict[str, Any], **parts: Any) -> int:
         run.console.print(f"resuming on {run.world.size} ranks a run checkpointed on {len(rngs)}: weights, optimizer, "
                           "buffer, data order and samples continue; dropout masks start afresh", highlight=False)
     return state["step"]
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    """All weights, or only the adapters' under LoRA (the frozen base reloads from its name)."""
-    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    state = model.state_dict()
-    if len(trainable) == len(list(model.parameters())):
-        return {k: v.detach().clone() for k, v in state.items()}
-    return {k: v.detach().clone() for k, v in state.items() if k in trainable}
 
 
 def _timed(work: Callable[..., Any], *args: Any) -> tuple[float, Any]:

@@ -42,10 +42,11 @@ def start(tmp_path_factory) -> Path:
     return out / "model"
 
 
-def config_file(folder: Path, start: Path, out: Path, **run) -> Path:
-    config = tiny_config(out, model={"name": str(start)}, sft={"steps": 0},
+def config_file(folder: Path, start: Path, out: Path, strategy: str = "ddp", lora: bool = False, **run) -> Path:
+    config = tiny_config(out, model={"name": str(start), "lora_r": 4 if lora else 0}, sft={"steps": 0},
                          actor={"problems_per_step": 4, "samples_per_problem": 2},
-                         run={"max_steps": 4, "save_every": 2, "threads": 1, **run})
+                         run={"max_steps": 4, "save_every": 2, "threads": 1, **run},
+                         distributed={"strategy": strategy})
     path = folder / f"{out.name}.toml"
     path.write_text(to_toml(config))
     return path
@@ -71,10 +72,11 @@ def deterministic(row: dict) -> dict:
     return {k: v for k, v in row.items() if k.startswith(("loss/", "reward/", "outcome/")) or k in SAMPLES + LOSSES}
 
 
-def test_two_ranks_learn_what_one_rank_learns(start, tmp_path):
+@pytest.mark.parametrize("strategy,lora", [("ddp", False), ("fsdp", False), ("ddp", True), ("fsdp", True)])
+def test_two_ranks_learn_what_one_rank_learns(start, tmp_path, strategy, lora):
     one, two = tmp_path / "one", tmp_path / "two"
-    finished(launch(1, "train", "--config", str(config_file(tmp_path, start, one))))
-    out = finished(launch(2, "train", "--config", str(config_file(tmp_path, start, two))))
+    finished(launch(1, "train", "--config", str(config_file(tmp_path, start, one, lora=lora))))
+    out = finished(launch(2, "train", "--config", str(config_file(tmp_path, start, two, strategy, lora))))
     assert out.count("after: held-out pass@1") == 1  # rank 0 alone reports
     single, double = rl_rows(one), rl_rows(two)
     assert [r["step"] for r in double] == [1, 2, 3, 4]
@@ -100,11 +102,12 @@ def _rank_pid(launcher: int, rank: int) -> int | None:
     return None
 
 
-def test_kill_9_of_a_rank_stops_the_run_and_resume_finishes_it(start, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_kill_9_of_a_rank_stops_the_run_and_resume_finishes_it(start, tmp_path, strategy):
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     steps = 8
-    proc = launch(2, "train", "--config", str(config_file(tmp_path, start, killed, max_steps=steps, save_every=1)),
-                  start_new_session=True)
+    proc = launch(2, "train", "--config", str(config_file(tmp_path, start, killed, strategy, max_steps=steps,
+                                                          save_every=1)), start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if (killed / "metrics.jsonl").exists() and len(rl_rows(killed)) >= 3:
@@ -119,7 +122,8 @@ def test_kill_9_of_a_rank_stops_the_run_and_resume_finishes_it(start, tmp_path):
     assert len(rl_rows(killed)) < steps
 
     finished(launch(2, "train", "--resume", str(killed)))
-    finished(launch(2, "train", "--config", str(config_file(tmp_path, start, whole, max_steps=steps, save_every=1))))
+    finished(launch(2, "train", "--config", str(config_file(tmp_path, start, whole, strategy, max_steps=steps,
+                                                            save_every=1))))
     got, expected = rl_rows(killed), rl_rows(whole)
     assert [r["step"] for r in got] == list(range(1, steps + 1))
     assert [deterministic(r) for r in got] == [deterministic(r) for r in expected]
