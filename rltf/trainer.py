@@ -529,8 +529,9 @@ def _restore(run: Run, state: dict[str, Any], **parts: Any) -> int:
     if len(rngs) == run.world.size:
         set_rng_state(rngs[run.world.rank])
     elif run.world.main:
-        run.console.print(f"resuming on {run.world.size} ranks a run checkpointed on {len(rngs)}: weights, optimizer, "
-                          "buffer, data order and samples continue; dropout masks start afresh", highlight=False)
+        run.console.print(f"this run was checkpointed on {len(rngs)} ranks and resumes on {run.world.size}: weights, "
+                          "optimizer, buffer, data order and samples continue; dropout masks start afresh",
+                          highlight=False)
     return state["step"]
 
 

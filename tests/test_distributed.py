@@ -181,3 +181,26 @@ def test_shares_put_back_together_are_the_list(size):
     dealt = [World(rank=r, size=size).deal(items, lambda x: -x) for r in range(size)]
     assert sorted(x for part in dealt for x in part) == items
     assert max(map(len, dealt)) - min(map(len, dealt)) <= 1
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_resume_on_another_number_of_ranks_continues_the_same_samples(start, tmp_path, strategy):
+    """A 2-rank run cut back to its step-2 checkpoint (as if killed), resumed by one process."""
+    import shutil
+
+    run = tmp_path / "run"
+    finished(launch(2, "train", "--config", str(config_file(tmp_path, start, run, strategy))))
+    whole = rl_rows(run)
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert [c.name for c in checkpoints] == ["step-0000002-rl", "step-0000004-rl"]
+    for path in (checkpoints[-1], run / "model", run / "summary.json"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    out = finished(launch(1, "train", "--resume", str(run)))
+    assert "checkpointed on 2 ranks and resumes on 1" in " ".join(out.split()), out
+    resumed = rl_rows(run)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    assert resumed[:2] == whole[:2]
+    for mine, theirs in zip(resumed[2:], whole[2:]):
+        a, b = deterministic(mine), deterministic(theirs)
+        assert {k: a[k] for k in SAMPLES} == {k: b[k] for k in SAMPLES}
+        assert all(math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=1e-5) for k in a), (a, b)
