@@ -199,7 +199,8 @@ POSITIVE = {
     "actor.generation_batch", "buffer.capacity", "buffer.refresh_every", "learner.rl_batch_size",
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
     "embedded.layers", "embedded.width", "embedded.heads", "embedded.context",
-    "learner.lr", "sft.lr", "actor.temperature", "distributed.timeout_s", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
+    "learner.lr", "sft.lr", "actor.temperature", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
+    "distributed.timeout_s",
 }
 NOT_NEGATIVE = (
     "run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps", "sft.warmup_steps",

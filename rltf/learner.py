@@ -56,7 +56,8 @@ class Optimization:
 
 class Learner:
     def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
-                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True, strategy: Replicated | None = None):
+                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True,
+                 strategy: Replicated | None = None):
         self.policy, self.opt, self.dropout = policy, optimization, dropout
         self.strategy = strategy or Replicated(World())
         self.world = self.strategy.world
@@ -180,8 +181,8 @@ class Learner:
         self.scaler.scale(logp.sum() * 0.0).backward()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.strategy.optimizer_state(self.policy.model, self.optimizer), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "steps": self.steps}
+        return {"optimizer": self.strategy.optimizer_state(self.policy.model, self.optimizer),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.strategy.load_optimizer_state(self.policy.model, self.optimizer, state["optimizer"])

@@ -221,6 +221,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
