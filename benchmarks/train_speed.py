@@ -10,7 +10,8 @@ Variants isolate where the time goes: zero-advantage skipping and overlapping th
 with learning and generation, each switched off in turn; ``actor.concurrent`` also runs
 generation in its own thread beside the learner; the last variants add the fine-grained and
 adaptive terms and the supervised term (the defaults: full RLTF), then the judged greedy
-program the defaults had before, then no overlap.
+program the defaults had before, then no overlap, then fewer buffer rows learned per step
+(a setting the method leaves free: its learner runs at its own pace beside the actor).
 
     .venv/bin/python benchmarks/train_speed.py [--steps 30] [--sft-steps 400] [--only 'full RLTF']
 
@@ -47,6 +48,7 @@ VARIANTS = {
     "full RLTF: the defaults (coarse+fine+adaptive, SL term)": {},
     "full RLTF + greedy programs judged (the default before)": {"actor": {"greedy_baseline": True}},
     "full RLTF, no overlap": {"run": {"overlap": False}},
+    "full RLTF, 48 buffer rows learned per step": {"learner": {"rl_batch_size": 48}},
 }
 
 

@@ -86,7 +86,7 @@ def make_command(benchmark: str) -> Callable[..., None]:
                                                                                   "(K counts from 0)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars and no table."),
     ) -> None:
-        from rltf.bench.distributed import bench_command_run
+        from rltf.distributed.bench import bench_command_run
 
         given = {"model": model, "data_path": _str(data_path), "split": split,
                  "difficulty": parse_list(difficulty, "--difficulty") or None, "limit": limit,

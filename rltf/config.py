@@ -168,6 +168,15 @@ class RunSettings:
 
 
 @dataclass
+class DistributedSettings:
+    """Read only under torchrun (docs/distributed.md); a single process ignores them."""
+
+    strategy: Literal["ddp", "fsdp"] = "ddp"
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    timeout_s: float = 600.0
+
+
+@dataclass
 class TrainConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
@@ -179,6 +188,7 @@ class TrainConfig:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -190,6 +200,7 @@ POSITIVE = {
     "learner.micro_batch_size", "sft.batch_size", "run.keep_checkpoints", "model.max_prompt_tokens",
     "embedded.layers", "embedded.width", "embedded.heads", "embedded.context",
     "learner.lr", "sft.lr", "actor.temperature", "learner.grad_clip", "data.eval_size", "embedded.vocab_size",
+    "distributed.timeout_s",
 }
 NOT_NEGATIVE = (
     "run.max_steps", "sft.steps", "run.save_every", "run.eval_every", "learner.warmup_steps", "sft.warmup_steps",
@@ -306,6 +317,9 @@ def check(config: TrainConfig, source: str) -> None:
         if name and name not in ("builtin", *DATASETS):
             raise DataError(source, f"unknown dataset {name!r}; known datasets: builtin, {', '.join(DATASETS)}",
                             field=dotted)
+    if config.distributed.strategy == "fsdp" and (config.actor.sync_every != 1 or config.actor.concurrent):
+        raise DataError(source, "fsdp samples from the learner's own sharded weights; set actor.sync_every = 1 and "
+                        "actor.concurrent = false", field="distributed.strategy")
     providers = config.feedback.providers
     twice = [name for index, name in enumerate(providers) if name in providers[:index]]
     if twice:

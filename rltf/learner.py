@@ -12,6 +12,12 @@ supervised one (9-16x measured on the embedded model), so a fixed weight either 
 the supervised anchor or silences RL. With ``balance = "grad_norm"`` the supervised and
 RL gradients are computed separately (they come from separate micro-batches anyway) and
 the RL gradient is rescaled to the supervised gradient's norm before the weights apply.
+
+Data parallel (``rltf.distributed``): every rank is given the whole batch, learns from its
+part (``World.deal``), and the gradients are summed over ranks after each of the two
+passes. The losses are normalised by the whole batch's rows and tokens, so the sum is the
+one-process gradient up to the order of float additions, and the balance, the clipping
+and the optimizer see the same numbers on every rank.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any, Sequence
 
 import torch
 
+from rltf.distributed.strategy import Replicated
+from rltf.distributed.world import World
 from rltf.errors import RltfError
 from rltf.policy import Policy, TokenSequence
 from rltf.token_rewards import Example
@@ -48,8 +56,11 @@ class Optimization:
 
 class Learner:
     def __init__(self, policy: Policy, optimization: Optimization, term_weights: dict[str, float] | None = None,
-                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True):
+                 autocast: Any = None, loss_scaling: bool = False, dropout: bool = True,
+                 strategy: Replicated | None = None):
         self.policy, self.opt, self.dropout = policy, optimization, dropout
+        self.strategy = strategy or Replicated(World())
+        self.world = self.strategy.world
         self.term_weights = term_weights or {}
         self.autocast = autocast or nullcontext
         # fp16 gradients underflow without a loss scale; disabled, the scaler passes everything through.
@@ -82,17 +93,20 @@ class Learner:
         began = time.perf_counter()
         if supervised:
             metrics["loss/sl"] = self._backward_supervised(supervised)
+            self.strategy.sum_gradients(self.params)
             if rl:
                 sl_grads = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
                 self.optimizer.zero_grad(set_to_none=True)
         supervised_done = time.perf_counter()
         if rl:
             metrics.update(self._backward_rl(rl))
+            self.strategy.sum_gradients(self.params)
+        metrics.update(self.world.sum_values({k: v for k, v in metrics.items() if k.startswith("loss/")}))
         metrics["learn_sl_s"] = supervised_done - began
         metrics["learn_rl_s"] = time.perf_counter() - supervised_done
         self._combine(sl_grads, bool(supervised), bool(rl), metrics)
         self.scaler.unscale_(self.optimizer)
-        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))
+        metrics["grad_norm"] = _float(torch.nn.utils.clip_grad_norm_(self.params, self.opt.grad_clip))
         if self.scaler.is_enabled():
             metrics["loss_scale"] = self.scaler.get_scale()
         self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
@@ -121,7 +135,10 @@ class Learner:
     def _backward_supervised(self, sequences: Sequence[TokenSequence]) -> float:
         tokens = sum(len(s.completion_ids) for s in sequences)
         total = 0.0
-        for batch in micro_batches(sequences, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
+        for batch in self._my_batches(sequences):
+            if not batch:
+                self._idle_pass()
+                continue
             with self.autocast():
                 logps = self.policy.completion_logprobs(batch)
                 loss = -torch.cat(logps).sum() / tokens
@@ -134,7 +151,10 @@ class Learner:
         totals: dict[str, torch.Tensor] = {}  # summed on the device: no host sync per row
         device = self.policy.device
         rows = sum(1.0 / e.share for e in examples)
-        for batch in micro_batches(examples, self.opt.micro_batch_size, self.opt.pass_cost_tokens):
+        for batch in self._my_batches(examples):
+            if not batch:
+                self._idle_pass()
+                continue
             with self.autocast():
                 logps = self.policy.completion_logprobs(
                     [TokenSequence(e.prompt_ids, e.completion_ids) for e in batch])
@@ -148,12 +168,24 @@ class Learner:
             self.scaler.scale(loss).backward()
         return {key: float(total) for key, total in totals.items()}
 
+    def _my_batches(self, items: Sequence[Any]) -> list[Sequence[Any]]:
+        """This rank's micro-batches; empty ones after them where the strategy runs ranks in lockstep."""
+        batches = micro_batches(self.world.deal(items, _length), self.opt.micro_batch_size, self.opt.pass_cost_tokens)
+        return batches + [[]] * (self.strategy.passes(len(batches)) - len(batches))
+
+    def _idle_pass(self) -> None:
+        """A forward and backward of weight zero: a sharded model's collectives need every rank."""
+        eos = self.policy.eos_id
+        with self.autocast():
+            logp = self.policy.completion_logprobs([TokenSequence([eos], [eos])])[0]
+        self.scaler.scale(logp.sum() * 0.0).backward()
+
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "steps": self.steps}
+        return {"optimizer": self.strategy.optimizer_state(self.policy.model, self.optimizer),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.strategy.load_optimizer_state(self.policy.model, self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -161,7 +193,12 @@ class Learner:
 
 
 def _norm(tensors: Sequence[torch.Tensor]) -> float:
-    return float(torch.sqrt(sum((t.float() ** 2).sum() for t in tensors))) if tensors else 0.0
+    return _float(torch.sqrt(sum((t.float() ** 2).sum() for t in tensors))) if tensors else 0.0
+
+
+def _float(value: torch.Tensor) -> float:
+    """A scalar, whole: a sharded model's norms are DTensors whose local part is a partial sum."""
+    return float(value.full_tensor() if hasattr(value, "full_tensor") else value)
 
 
 def _length(item: Any) -> int:

@@ -16,12 +16,16 @@ from rltf.errors import RltfError
 
 
 class MetricsLog:
-    def __init__(self, path: Path, tensorboard_dir: Path | None = None):
+    """``path = None``: a log that keeps nothing (the ranks other than 0 of a distributed run)."""
+
+    def __init__(self, path: Path | None, tensorboard_dir: Path | None = None):
         self.path = path
-        self.file = open(path, "a", encoding="utf-8")
+        self.file = open(path, "a", encoding="utf-8") if path is not None else None
         self.tensorboard = _summary_writer(tensorboard_dir) if tensorboard_dir else None
 
     def write(self, row: Mapping[str, Any]) -> None:
+        if self.file is None:
+            return
         try:
             self.file.write(json.dumps(_plain(row)) + "\n")
             self.file.flush()
@@ -34,11 +38,14 @@ class MetricsLog:
                     self.tensorboard.add_scalar(f"{row.get('phase', 'run')}/{key}", value, row.get("step", 0))
 
     def position(self) -> int:
+        if self.file is None or self.path is None:
+            return 0
         self.file.flush()
         return self.path.stat().st_size
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
         if self.tensorboard is not None:
             self.tensorboard.close()
 

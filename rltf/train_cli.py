@@ -186,6 +186,7 @@ def _refuse_ignored(command: str, forced: dict[str, Any], overrides: dict[str, A
 def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str], resume: Path | None,
          quiet: bool, forced: dict[str, Any] | None = None, command: str = "rltf train",
          preset: str | None = None) -> None:
+    from rltf.distributed.world import is_main_process
     from rltf.trainer import TrainingStopped, train
 
     if resume is not None:
@@ -202,6 +203,8 @@ def _run(config_file: Path | None, flags: dict[str, Any], assignments: list[str]
         summary = train(config, resume=resume is not None, quiet=quiet)
     except TrainingStopped as stop:
         raise Interrupted(f"{stop}; continue it with: {command} --resume {stop.folder}") from None
+    if not is_main_process():
+        return
     console = Console()
     for name in ("before_sft", "before", "after"):
         if name in summary:

@@ -11,7 +11,10 @@ the learner's update and generates step s+1's programs. The learner therefore tr
 samples one step old (lag 1, plus ``actor.sync_every - 1`` with a copied actor), which
 the method allows ("a bounded lag between the learner's weights and the actor's").
 
-Every setting is in ``TrainConfig``; the run folder holds ``config.toml``,
+Under torchrun each rank samples and judges its share of each step's problems; the judged
+samples are gathered so that every rank keeps the same buffer, each rank learns from its
+part of the batch, and gradients are summed (``rltf.distributed``). Rank 0 writes the run
+folder. Every setting is in ``TrainConfig``; the run folder holds ``config.toml``,
 ``metrics.jsonl``, ``checkpoints/``, ``summary.json`` and the final ``model/``.
 """
 
@@ -19,15 +22,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import signal
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -36,11 +42,14 @@ from rich.console import Console
 from rltf.actor import Actor
 from rltf.buffer import OnlineBuffer
 from rltf.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rltf.decoding import sample_seed
+from rltf.distributed.strategy import strategy_for
+from rltf.distributed.world import World, join, leave, rank_device
 from rltf import run_folder
 from rltf.config import TrainConfig, to_toml
 from rltf.devices import resolve_device
 from rltf.errors import Interrupted
-from rltf.evaluation.policy import evaluate
+from rltf.evaluation.policy import evaluation_of, greedy_verdicts
 from rltf.feedback import JudgedSample, Reward
 from rltf.judge import Judge, JudgeConfig, JudgeResult, Submission
 from rltf.learner import Learner, Optimization
@@ -68,14 +77,28 @@ class Judged:
     rewards: list[list[Reward]]
     seconds: float
 
+    @staticmethod
+    def joined(parts: list[Judged]) -> Judged:
+        """The ranks' parts as one step, in the order one process makes: sampled programs in
+        problem order, then greedy ones (each part lists its own samples, then its greedy)."""
+        if len(parts) == 1:
+            return parts[0]
+        rows = [row for part in parts for row in zip(part.rollouts, part.results, part.rewards)]
+        rows = [row for row in rows if not row[0].greedy] + [row for row in rows if row[0].greedy]
+        return Judged([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                      max(part.seconds for part in parts))
+
 
 class Run:
     """Everything one training run holds; ``train()`` below is the whole procedure."""
 
-    def __init__(self, config: TrainConfig, console: Console, quiet: bool = False):
-        self.config, self.console, self.quiet = config, console, quiet
+    def __init__(self, config: TrainConfig, console: Console, world: World, device: torch.device, quiet: bool = False):
+        self.config, self.world = config, world
+        self.strategy = strategy_for(config.distributed.strategy, world)
+        self.console = console if world.main else Console(quiet=True)
+        self.quiet = quiet or not world.main
         self.dir = Path(config.run.out)
-        self.device = resolve_device(config.run.device, "run.device")
+        self.device = device
         self.autocast = _autocast(config.run.precision, self.device)
         self.loss_scaling = config.run.precision == "fp16"
         self.problems: TrainingProblems = training_problems(config.data)
@@ -89,7 +112,7 @@ class Run:
     def save_tokenizer(self) -> None:
         """The embedded model's tokenizer is trained at the start; a resumed run must reuse it."""
         saved = self.dir / TOKENIZER
-        if not self.config.model.name and not (saved / "tokenizer.json").exists():
+        if self.world.main and not self.config.model.name and not (saved / "tokenizer.json").exists():
             write_folder(saved, self.policy.tokenizer.save_pretrained)
 
     # --- judge + feedback, run in the background thread -------------------------------------
@@ -103,6 +126,15 @@ class Run:
                    for i, (r, p, program, result) in enumerate(zip(rollouts, problems, programs, results))]
         rewards = self.feedback.score(samples)
         return Judged(rollouts, results, rewards, time.perf_counter() - start)
+
+    def sample(self, actor: Actor, problems: list[Problem], draw: int) -> list[Rollout]:
+        """This rank's share of the step's problems, sampled (on whole weights under fsdp)."""
+        with self.strategy.full_weights(self.policy.model):
+            return actor.rollouts(self.world.share(problems), draw)
+
+    def everyone_judged(self, mine: Judged) -> Judged:
+        """Every rank's judged samples, so that every rank pushes the same examples to its buffer."""
+        return Judged.joined(self.world.gather(mine, "gathering judged samples"))
 
     def problem_with_tests(self, judge: Judge, problem_id: str) -> Problem:
         """Generated tests (``rltf_extra_tests``) are made once per problem, the first time it is drawn."""
@@ -148,39 +180,80 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     fails on its inputs writes nothing; Ctrl-C once it runs raises ``TrainingStopped``.
     """
     console = console or Console(stderr=True)
-    if config.run.threads:
-        torch.set_num_threads(config.run.threads)
+    device = resolve_device(rank_device(config.run.device), "run.device")
+    world = join(config.distributed.backend, config.distributed.timeout_s, device)
+    try:
+        return _train(config, world, device, resume, quiet, console)
+    finally:
+        leave(world)
+
+
+def _train(config: TrainConfig, world: World, device: torch.device, resume: bool, quiet: bool,
+           console: Console) -> dict[str, Any]:
+    _set_threads(config, world, device)
     run_dir = Path(config.run.out)
-    if resume:
-        run_folder.check_resumable(run_dir)
-    else:
-        run_folder.check_new(run_dir)
+    world.agree(partial(run_folder.check_resumable if resume else run_folder.check_new, run_dir),
+                "checking the run folder")
     latest = run_folder.newest_checkpoint(run_dir) if resume else None
     _seed(config.run.seed)
-    run = Run(config, console, quiet)
-    if not resume:
+    run = Run(config, console, world, device, quiet)
+    if world.main and not resume:
         run_folder.claim(run_dir, to_toml(config))
-    elif latest is None:  # killed before its first checkpoint: start over
+    elif world.main and latest is None:  # killed before its first checkpoint: start over
         run_folder.restart(run_dir)
     run.save_tokenizer()
+    run.strategy.prepare(run.policy.model)
+    if world.size > 1:  # dropout masks differ per rank, as in any data-parallel run
+        torch.manual_seed(sample_seed(config.run.seed, "rank", world.rank) % 2**63)
+    world.barrier("starting the run")
     try:
-        _stages(run, latest)
+        with _terminate_as_interrupt():
+            _stages(run, latest)
     except KeyboardInterrupt:
         raise TrainingStopped(run_dir, run_folder.newest_checkpoint(run_dir)) from None
     return run.summary
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's stop, torchrun stopping the ranks after one died) stops the run as
+    Ctrl-C does: judging cancelled, a one-line message, the newest checkpoint kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _set_threads(config: TrainConfig, world: World, device: torch.device) -> None:
+    """``run.threads``, or on a CPU shared by several ranks, its cores divided among them."""
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    elif world.local_size > 1 and device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world.local_size))
+
+
 def _stages(run: Run, latest: Path | None) -> None:
     config, run_dir = run.config, run.dir
+    world = run.world
     state = load_checkpoint(latest) if latest is not None else None
     if state is not None:
-        truncate(run_dir / run_folder.METRICS, state["metrics_bytes"])
+        if world.main:
+            truncate(run_dir / run_folder.METRICS, state["metrics_bytes"])
         run.summary = state["summary"]
         run.console.print(f"resuming from {latest}", highlight=False)
     judge_config = JudgeConfig(timeout_s=config.judge.timeout_s, memory_mb=config.judge.memory_mb,
-                               workers=config.judge.workers or None, isolation=config.judge.isolation,
+                               workers=config.judge.workers or _judge_workers(world), isolation=config.judge.isolation,
                                packages=tuple(config.judge.packages))
-    metrics = MetricsLog(run_dir / run_folder.METRICS, run_dir / "tensorboard" if config.run.tensorboard else None)
+    metrics = MetricsLog(run_dir / run_folder.METRICS if world.main else None,
+                         run_dir / "tensorboard" if config.run.tensorboard and world.main else None)
     try:
         with Judge(judge_config) as judge:
             run.console.print(f"judge isolation: {judge.isolation}; device: {run.device}", highlight=False)
@@ -190,18 +263,31 @@ def _stages(run: Run, latest: Path | None) -> None:
             run.summary["after"] = evaluation(run, judge, "after")
     finally:
         metrics.close()
-    save_final_model(run)
     run.summary.update(model=config.model.name or "embedded", seed=config.run.seed,
                        sft_steps=config.sft.steps, rl_steps=config.run.max_steps, mode=config.run.mode)
-    write_text(run_dir / run_folder.SUMMARY, json.dumps(run.summary, indent=2) + "\n")
+    save_final_model(run)
+    if world.main:
+        write_text(run_dir / run_folder.SUMMARY, json.dumps(run.summary, indent=2) + "\n")
+
+
+def _judge_workers(world: World) -> int | None:
+    """The judge's default (two workers per core), the cores divided among the ranks on this machine."""
+    if world.local_size == 1:
+        return None
+    from rltf.judge.pool import default_workers
+
+    return max(1, default_workers() // world.local_size)
 
 
 def evaluation(run: Run, judge: Judge, name: str) -> dict[str, Any]:
     a = run.config.actor
-    with progress_bar(f"held-out pass@1 ({name})", len(run.problems.evaluation), quiet=run.quiet,
-                      console=run.console) as advance:
-        result = evaluate(run.policy, run.problems.evaluation, judge, max_new_tokens=a.max_new_tokens,
-                          batch_size=a.generation_batch, stop=a.stop, progress=advance).to_dict()
+    mine = run.world.share(run.problems.evaluation)
+    with progress_bar(f"held-out pass@1 ({name})", len(mine), quiet=run.quiet, console=run.console) as advance, \
+            run.strategy.full_weights(run.policy.model):
+        verdicts = greedy_verdicts(run.policy, mine, judge, max_new_tokens=a.max_new_tokens,
+                                   batch_size=a.generation_batch, stop=a.stop, progress=advance)
+    everyone = run.world.joined(verdicts, "gathering held-out verdicts")
+    result = evaluation_of(run.problems.evaluation, everyone).to_dict()
     run.console.print(f"held-out pass@1 {name}: {result['pass@1']:.4f} over {result['problems']} problems",
                       highlight=False)
     return result
@@ -224,7 +310,7 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
                                                    run.config.learner.grad_clip, run.config.learner.micro_batch_size,
                                                    pass_cost_tokens=run.config.learner.pass_cost_tokens),
-                          autocast=run.autocast, loss_scaling=run.loss_scaling)
+                          autocast=run.autocast, loss_scaling=run.loss_scaling, strategy=run.strategy)
         cycler = Cycler(sequences, run.config.run.seed)
         start = 0
         if state is not None:
@@ -249,7 +335,8 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
         c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
         c.learner.pass_cost_tokens,
-    ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout)
+    ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout,
+        strategy=run.strategy)
     actor = Actor(run.policy, c.actor, c.run.seed, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")
     buffer = OnlineBuffer(c.buffer.capacity, c.buffer.refresh_every, c.buffer.max_uses)
     problems = Cycler(run.problems.rl, c.run.seed + 1)
@@ -260,16 +347,17 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
     start = 0
     if state is not None:
         start = _restore(run, state, **parts)
-        pending = state["pending"]
+        pending = run.world.share(state["pending"])
     elif c.run.mode == "offline":
         fill_offline(run, judge, actor, buffer)
     online = c.run.mode == "online"
     if online and not pending and start < c.run.max_steps:
-        pending = actor.rollouts(problems.take(c.actor.problems_per_step), start)
+        pending = run.sample(actor, problems.take(c.actor.problems_per_step), start)
     with ThreadPoolExecutor(1, thread_name_prefix="rltf-judge") as background, \
             ThreadPoolExecutor(1, thread_name_prefix="rltf-actor") as generator, \
             step_progress("RL", c.run.max_steps, start, quiet=run.quiet, console=run.console) as update, \
             judge.cancelled_on_error():  # innermost: on Ctrl-C, stop judging before waiting for the thread
+        collective_before = run.world.collective_s
         for step in range(start + 1, c.run.max_steps + 1):
             began = time.perf_counter()
             judging: Future | None = None
@@ -283,17 +371,17 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             generating = None
             if generate and c.actor.concurrent:
                 actor.sync(step - 1)
-                generating = generator.submit(_timed, actor.rollouts, problems.take(c.actor.problems_per_step), step)
+                generating = generator.submit(_timed, run.sample, actor, problems.take(c.actor.problems_per_step), step)
             row = learn(run, learner, buffer, sl_data, step)
             row["gen_s"], following = 0.0, []
             if generating is not None:
                 row["gen_s"], following = generating.result()
             elif generate:
                 actor.sync(step)
-                row["gen_s"], following = _timed(actor.rollouts, problems.take(c.actor.problems_per_step), step)
+                row["gen_s"], following = _timed(run.sample, actor, problems.take(c.actor.problems_per_step), step)
             if judging is not None:
                 waited = time.perf_counter()
-                judged = judging.result()
+                judged = run.everyone_judged(judging.result())
                 row["wait_s"] = time.perf_counter() - waited + waited_in_sequence
                 row.update(absorb(run, judged, buffer))
                 row["overlap"] = 1.0 - row["wait_s"] / max(judged.seconds, 1e-9)
@@ -301,8 +389,11 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
             row.update(step_s=time.perf_counter() - began, buffer_size=len(buffer), actor_weights_step=actor.weights_step)
             if "samples" in row:
                 row["samples_per_s"] = row["samples"] / row["step_s"]
+            if run.world.size > 1:
+                row["collective_s"], collective_before = run.world.collective_s - collective_before, run.world.collective_s
             metrics.write({"phase": "rl", "step": step, **row})
-            run.feedback.plugins.observe(step, {k: v for k, v in row.items() if isinstance(v, (int, float))})
+            if run.world.main:
+                run.feedback.plugins.observe(step, {k: v for k, v in row.items() if isinstance(v, (int, float))})
             update(_progress_info(row))
             if c.run.eval_every and step % c.run.eval_every == 0 and step < c.run.max_steps:
                 metrics.write({"phase": "eval", "step": step, **_flat(evaluation(run, judge, f"step {step}"))})
@@ -357,7 +448,7 @@ def fill_offline(run: Run, judge: Judge, actor: Actor, buffer: OnlineBuffer) -> 
     with progress_bar("offline samples", len(problems), quiet=run.quiet, console=run.console) as advance:
         for start in range(0, len(problems), c.actor.problems_per_step):
             chunk = problems[start:start + c.actor.problems_per_step]
-            judged = run.judge_and_score(judge, actor.rollouts(chunk, 0))
+            judged = run.everyone_judged(run.judge_and_score(judge, run.sample(actor, chunk, 0)))
             buffer.push(kept_examples(run.examples(judged), c.learner.skip_zero_advantage))
             advance(len(chunk))
     buffer.refresh(0, force=True)
@@ -401,8 +492,12 @@ def save_final_model(run: Run) -> None:
     """Standard Hugging Face format: ``from_pretrained(run_dir / "model")`` loads it (LoRA: the adapter).
 
     Written under a temporary name and renamed, so ``model/`` is complete or absent."""
+    state = run.strategy.final_state(run.policy.model)  # under fsdp every rank gathers, rank 0 writes
+    if not run.world.main:
+        return
+
     def fill(folder: Path) -> None:
-        run.policy.model.save_pretrained(str(folder))
+        run.policy.model.save_pretrained(str(folder), **({"state_dict": state} if state is not None else {}))
         run.policy.tokenizer.save_pretrained(str(folder))
 
     with hugging_face_bars(shown=not run.quiet and run.console.is_terminal):
@@ -411,32 +506,34 @@ def save_final_model(run: Run) -> None:
 
 def _checkpoint(run: Run, metrics: MetricsLog, phase: str, step: int, pending: list[Rollout] | None = None,
                 **parts: Any) -> None:
+    """One checkpoint for all ranks, written by rank 0: the replicated state once (gathered whole
+    under fsdp), each rank's random generator, and every rank's pending samples as one list."""
     state = {
-        "phase": phase, "step": step, "summary": run.summary, "rng": rng_state(),
-        "metrics_bytes": metrics.position(), "pending": pending or [],
-        "model": _trainable_state(run.policy.model),
+        "phase": phase, "step": step, "summary": run.summary,
+        "rng": run.world.gather(rng_state(), "gathering random states"),
+        "metrics_bytes": metrics.position(), "pending": run.world.joined(pending or [], "gathering pending samples"),
+        "model": run.strategy.model_state(run.policy.model),
         "parts": {name: part.state_dict() for name, part in parts.items() if part is not None},
     }
+    if not run.world.main:
+        return
     order = step if phase == "sft" else run.config.sft.steps + step
     save_checkpoint(run.dir / "checkpoints", f"step-{order:07d}-{phase}", state, run.config.run.keep_checkpoints)
 
 
 def _restore(run: Run, state: dict[str, Any], **parts: Any) -> int:
-    run.policy.model.load_state_dict(state["model"], strict=not run.config.model.lora_r)
+    run.strategy.load_model_state(run.policy.model, state["model"], strict=not run.config.model.lora_r)
     for name, part in parts.items():
         if part is not None:
             part.load_state_dict(state["parts"][name])
-    set_rng_state(state["rng"])
+    rngs = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+    if len(rngs) == run.world.size:
+        set_rng_state(rngs[run.world.rank])
+    elif run.world.main:
+        run.console.print(f"this run was checkpointed on {len(rngs)} ranks and resumes on {run.world.size}: weights, "
+                          "optimizer, buffer, data order and samples continue; dropout masks start afresh",
+                          highlight=False)
     return state["step"]
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    """All weights, or only the adapters' under LoRA (the frozen base reloads from its name)."""
-    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    state = model.state_dict()
-    if len(trainable) == len(list(model.parameters())):
-        return {k: v.detach().clone() for k, v in state.items()}
-    return {k: v.detach().clone() for k, v in state.items() if k in trainable}
 
 
 def _timed(work: Callable[..., Any], *args: Any) -> tuple[float, Any]:

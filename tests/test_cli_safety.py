@@ -386,7 +386,9 @@ def test_quiet_sft_prints_no_hugging_face_progress_bar(tmp_path):
 
 # --- rltf train: Ctrl-C ---------------------------------------------------------------------------
 
-def test_ctrl_c_stops_training_with_a_valid_checkpoint_and_the_resume_command(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_training_with_a_valid_checkpoint_and_the_resume_command(tmp_path, signum):
+    """SIGTERM (a scheduler's stop, or torchrun stopping the ranks after one died) stops it as Ctrl-C does."""
     run_dir = tmp_path / "run"
     config = tmp_path / "run.toml"
     config.write_text(to_toml(tiny_config(run_dir, run={"max_steps": 40, "save_every": 2})))
@@ -395,7 +397,8 @@ def test_ctrl_c_stops_training_with_a_valid_checkpoint_and_the_resume_command(tm
     while time.monotonic() < deadline and proc.poll() is None and len(_rl_rows(run_dir)) < 3:
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()
-    stdout, stderr = press_ctrl_c(proc)
+    os.killpg(proc.pid, signum)
+    stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     last = stderr.splitlines()[-1]
     assert last.startswith(f"interrupted: the run in {run_dir} stopped; its newest checkpoint is step-")

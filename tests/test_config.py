@@ -306,3 +306,20 @@ def test_an_assignment_too_big_to_read_names_the_setting(value, message):
     with pytest.raises(DataError, match=message) as caught:
         parse_assignment(f"run.seed={value}")
     assert (caught.value.path, caught.value.field) == ("--set", "run.seed")
+
+
+@pytest.mark.parametrize("actor", [{"sync_every": 2}, {"concurrent": True}])
+def test_fsdp_refuses_an_actor_with_its_own_copy(actor):
+    """A sharded model cannot be deep-copied into an actor that generates on its own."""
+    with pytest.raises(DataError) as caught:
+        config_from_dict({"distributed": {"strategy": "fsdp"}, "actor": actor}, "run.toml")
+    assert caught.value.field == "distributed.strategy" and "sync_every = 1" in str(caught.value)
+    config_from_dict({"distributed": {"strategy": "ddp"}, "actor": actor})
+
+
+def test_distributed_settings_are_checked():
+    with pytest.raises(DataError) as caught:
+        config_from_dict({"distributed": {"timeout_s": 0}})
+    assert caught.value.field == "distributed.timeout_s"
+    with pytest.raises(DataError, match="must be one of"):
+        config_from_dict({"distributed": {"strategy": "zero3"}})

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rltf.evaluation.scores import SampleResult, summarize
-from rltf.judge import Judge, Submission
+from rltf.judge import Judge, JudgeResult, Submission
 from rltf.policy import Policy
 from rltf.problems import Problem
 
@@ -21,9 +21,11 @@ class Evaluation:
         return {"pass@1": self.pass_at_1, "problems": self.problems, "outcomes": self.outcomes}
 
 
-def evaluate(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_new_tokens: int, batch_size: int,
-             stop: Sequence[str] = (), progress: Callable[[int], None] | None = None) -> Evaluation:
-    """One greedy program per problem, judged; with one sample, pass@1 is the pass rate."""
+def greedy_verdicts(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_new_tokens: int,
+                    batch_size: int, stop: Sequence[str] = (),
+                    progress: Callable[[int], None] | None = None) -> list[JudgeResult]:
+    """One greedy program per problem, judged. Separate from the scoring, so that ranks can
+    judge their shares and one place can score the whole set."""
     from rltf.actor import cut_at_stop
 
     programs = []
@@ -34,9 +36,13 @@ def evaluate(policy: Policy, problems: Sequence[Problem], judge: Judge, *, max_n
             programs.append(problem.program(cut_at_stop(policy.decode(ids), stop)[0]))
         if progress:
             progress(len(chunk))
-    results = judge.run([Submission(p, program) for p, program in zip(problems, programs)])
-    if not results:
+    return judge.run([Submission(p, program) for p, program in zip(problems, programs)])
+
+
+def evaluation_of(problems: Sequence[Problem], verdicts: Sequence[JudgeResult]) -> Evaluation:
+    """With one greedy sample per problem, pass@1 is the pass rate."""
+    if not verdicts:
         return Evaluation(0.0, 0, {})
-    overall = summarize([SampleResult(p.task_id, 0, r) for p, r in zip(problems, results)], {}, [1])["groups"]["all"]
+    overall = summarize([SampleResult(p.task_id, 0, r) for p, r in zip(problems, verdicts)], {}, [1])["groups"]["all"]
     return Evaluation(overall["pass@1"], len(problems),
                       {outcome: count for outcome, count in sorted(overall["outcomes"].items()) if count})

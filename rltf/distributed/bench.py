@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rltf.bench.folder import SUMMARY
 from rltf.bench.run import BenchOptions, run_bench
+from rltf.distributed.world import rank_device
 from rltf.errors import RltfError
 
 BARRIER_TIMEOUT = timedelta(days=7)  # ranks wait for the slowest shard; torchrun stops them if one dies
@@ -27,10 +28,10 @@ def bench_command_run(options: BenchOptions, resume: Path | None, quiet: bool) -
         return
     if options.shard != (0, 1) and resume is None:
         raise RltfError("--shard is set by torchrun (each rank benchmarks its own shard); leave it out")
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    rank = int(os.environ["RANK"])
     out = Path(resume if resume is not None else options.out)
     mine = out / "shards" / f"{rank}-of-{world}"
-    options = replace(options, device=_rank_device(options.device, local))
+    options = replace(options, device=rank_device(options.device))
     import torch.distributed as dist
 
     dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
@@ -51,10 +52,3 @@ def bench_command_run(options: BenchOptions, resume: Path | None, quiet: bool) -
     finally:
         dist.destroy_process_group()
 
-
-def _rank_device(device: str, local_rank: int) -> str:
-    import torch
-
-    if device in ("auto", "cuda") and torch.cuda.is_available():
-        return f"cuda:{local_rank}"
-    return device
