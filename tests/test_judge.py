@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import signal
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +310,26 @@ def test_a_missing_bwrap_is_reported_as_missing(monkeypatch):
     fallback = sandbox.detect.__wrapped__("auto", ())
     assert "bubblewrap (bwrap) is not installed;" in fallback.description
     assert "Install bubblewrap (apt-get install bubblewrap) for isolation." in fallback.description
+
+
+def test_two_judges_clearing_the_same_stale_cgroups_both_start(tmp_path, monkeypatch):
+    """After a kill -9, the ranks' judges start together and both remove the dead run's groups:
+    the one that finds a group emptied under it goes on (it failed a resumed 2-rank run once)."""
+    import shutil
+
+    from rltf.judge import cgroups
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    group = tmp_path / f"rltf-judge-{dead.pid}-0123abcd"
+    (group / "worker-0" / "inner").mkdir(parents=True)
+    real_scandir = os.scandir
+
+    def other_judge_first(path):  # the other judge removes worker-0 just before this one lists it
+        if isinstance(path, (str, os.PathLike)) and Path(path) == group / "worker-0" and (group / "worker-0").exists():
+            shutil.rmtree(group / "worker-0")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", other_judge_first)
+    cgroups._remove_stale(tmp_path)
+    assert not group.exists()

@@ -146,7 +146,11 @@ def _remove_stale(directory: Path) -> None:
             pass
         except (ValueError, PermissionError):
             continue
-        for leaf in sorted(group.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [group]:
+        try:
+            leaves = sorted(group.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [group]
+        except OSError:  # another judge starting now (a rank beside this one) is removing it too
+            leaves = [group]
+        for leaf in leaves:
             with contextlib.suppress(OSError):
                 leaf.rmdir()
 
