@@ -185,7 +185,7 @@ def train(config: TrainConfig, *, resume: bool = False, quiet: bool = False,
     try:
         return _train(config, world, device, resume, quiet, console)
     finally:
-        leave(world)
+        leave(world, destroy=config.distributed.strategy != "fsdp")
 
 
 def _train(config: TrainConfig, world: World, device: torch.device, resume: bool, quiet: bool,
