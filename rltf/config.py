@@ -123,6 +123,7 @@ class LearnerSettings:
     sl_batch_size: int = 16
     micro_batch_size: int = 32
     pass_cost_tokens: int = 128
+    share_prompts: bool = True
     sl_weight: float = 1.0
     rl_weight: float = 1.0
     term_weights: dict[str, float] = field(default_factory=dict)

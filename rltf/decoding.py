@@ -10,6 +10,7 @@ The draw is the one ``generate`` makes (temperature, then nucleus filtering as
 but by inverse CDF from one uniform per row: ``torch.multinomial`` spends an exponential
 variate per vocabulary entry, which on a CPU costs more than a small model's forward.
 Models whose cache cannot drop rows keep them, and still stop when all have ended.
+A prompt repeated in the batch (one per sample of a problem) runs through the model once.
 
 Reproducible samples: given ``seeds``, row i draws its uniforms from its own stream
 (``random.Random(seeds[i])``, one draw per token), so a sample depends only on its seed
@@ -82,13 +83,12 @@ def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torc
     streams = [random.Random(seed) for seed in seeds] if seeds is not None and sample else None
     mask = attention_mask
     place = positions(mask)
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=place, use_cache=True)
-    cache, logits, place = out.cache, out.logits[:, -1], place[:, -1:]
+    cache, logits, droppable = _prefill(model, input_ids, mask, place)
+    place = place[:, -1:]
     rows = torch.arange(len(input_ids), device=input_ids.device)
     completions: list[list[int]] = [[] for _ in range(len(input_ids))]
     ended = [False] * len(input_ids)
     halted = [False] * len(input_ids)
-    droppable = hasattr(cache, "batch_select_indices")
     for step in range(max_new_tokens):
         uniforms = None
         if streams is not None:
@@ -116,3 +116,22 @@ def sample_completions(model: Any, input_ids: torch.Tensor, attention_mask: torc
         out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=place, cache=cache, use_cache=True)
         cache, logits = out.cache, out.logits[:, -1]
     return list(zip(completions, ended))
+
+
+def _prefill(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, place: torch.Tensor) -> tuple[Any, torch.Tensor, bool]:
+    """The prompts' KV cache and next-token logits, and whether the cache can drop rows.
+
+    A batch holds each problem's prompt once per sample (4 times by default): the distinct
+    prompts run once and their cache is expanded to the rows, a quarter of the prompt
+    compute. A cache that cannot select rows makes every row run its prompt.
+    """
+    distinct, owner = torch.unique(torch.cat([input_ids, mask], 1), dim=0, return_inverse=True)
+    if len(distinct) < len(input_ids):
+        width = input_ids.shape[1]
+        ids, distinct_mask = distinct[:, :width], distinct[:, width:]
+        out = model(input_ids=ids, attention_mask=distinct_mask, position_ids=positions(distinct_mask), use_cache=True)
+        if hasattr(out.cache, "batch_select_indices"):
+            out.cache.batch_select_indices(owner)
+            return out.cache, out.logits[owner, -1], True
+    out = model(input_ids=input_ids, attention_mask=mask, position_ids=place, use_cache=True)
+    return out.cache, out.logits[:, -1], hasattr(out.cache, "batch_select_indices")

@@ -52,6 +52,7 @@ class Optimization:
     rl_weight: float = 1.0
     balance: str = "grad_norm"
     pass_cost_tokens: int = 128
+    share_prompts: bool = True
 
 
 class Learner:
@@ -66,6 +67,9 @@ class Learner:
         # fp16 gradients underflow without a loss scale; disabled, the scaler passes everything through.
         self.scaler = torch.amp.GradScaler(policy.device.type, enabled=loss_scaling)
         self.params = [p for p in policy.model.parameters() if p.requires_grad]
+        # Sharing a prompt adds a forward call to a pass only where the batch repeats prompts,
+        # and a sharded model's ranks must make the same calls.
+        self.share_prompts = optimization.share_prompts and policy.shares_prompts and not self.strategy.lockstep
         if loss_scaling and any(p.dtype != torch.float32 for p in self.params):
             raise RltfError("run.precision = 'fp16' needs float32 trainable weights (a loss scale cannot be "
                             "removed from fp16 gradients): set model.dtype = 'float32', or train LoRA adapters")
@@ -135,12 +139,12 @@ class Learner:
     def _backward_supervised(self, sequences: Sequence[TokenSequence]) -> float:
         tokens = sum(len(s.completion_ids) for s in sequences)
         total = 0.0
-        for batch in self._my_batches(sequences):
+        for batch, share in self._my_batches(sequences):
             if not batch:
                 self._idle_pass()
                 continue
             with self.autocast():
-                logps = self.policy.completion_logprobs(batch)
+                logps = self.policy.completion_logprobs(batch, share)
                 loss = -torch.cat(logps).sum() / tokens
             self.scaler.scale(loss).backward()
             total += loss.item()
@@ -148,30 +152,42 @@ class Learner:
 
     def _backward_rl(self, examples: Sequence[Example]) -> dict[str, float]:
         """Each term's loss is reported unweighted; the backward pass uses the weighted sum."""
-        totals: dict[str, torch.Tensor] = {}  # summed on the device: no host sync per row
-        device = self.policy.device
+        keys = sorted({key for e in examples for key in e.terms})
+        term_weights = torch.tensor([self.term_weights.get(key, 1.0) for key in keys], device=self.policy.device)
+        totals = torch.zeros(len(keys), dtype=torch.float64, device=self.policy.device)  # no host sync per pass
         rows = sum(1.0 / e.share for e in examples)
-        for batch in self._my_batches(examples):
+        for batch, share in self._my_batches(examples):
             if not batch:
                 self._idle_pass()
                 continue
             with self.autocast():
-                logps = self.policy.completion_logprobs(
-                    [TokenSequence(e.prompt_ids, e.completion_ids) for e in batch])
-                loss = torch.zeros((), device=device)
-                for example, logp in zip(batch, logps):
-                    for key, weights in example.terms.items():
-                        w = torch.tensor(weights, device=device, dtype=logp.dtype)
-                        term = -(w * logp).sum() / (len(weights) * rows)
-                        loss = loss + self.term_weights.get(key, 1.0) * term
-                        totals[f"loss/{key}"] = totals.get(f"loss/{key}", 0.0) + term.detach().double()
+                logp = torch.cat(self.policy.completion_logprobs(
+                    [TokenSequence(e.prompt_ids, e.completion_ids) for e in batch], share))
+                terms = -(self._token_weights(batch, keys, rows, logp) * logp).sum(-1)  # one per term; not a matmul,
+                # which autocast would round to half precision
+                loss = (term_weights * terms).sum()
             self.scaler.scale(loss).backward()
-        return {key: float(total) for key, total in totals.items()}
+            totals += terms.detach().double()
+        return {f"loss/{key}": float(total) for key, total in zip(keys, totals)}
 
-    def _my_batches(self, items: Sequence[Any]) -> list[Sequence[Any]]:
-        """This rank's micro-batches; empty ones after them where the strategy runs ranks in lockstep."""
-        batches = micro_batches(self.world.deal(items, _length), self.opt.micro_batch_size, self.opt.pass_cost_tokens)
-        return batches + [[]] * (self.strategy.passes(len(batches)) - len(batches))
+    def _token_weights(self, batch: Sequence[Example], keys: list[str], rows: float, logp: torch.Tensor) -> torch.Tensor:
+        """A (terms x tokens) matrix: row k holds term k's weights w_t / (T * rows) on each sample's
+        tokens and zero where a sample has no such term, so every term's loss is one product."""
+        weights = [[0.0] * len(logp) for _ in keys]
+        start = 0
+        for example in batch:
+            for key, values in example.terms.items():
+                scale = 1.0 / (len(values) * rows)
+                weights[keys.index(key)][start:start + len(values)] = [w * scale for w in values]
+            start += len(example.completion_ids)
+        return torch.tensor(weights, device=logp.device, dtype=logp.dtype)
+
+    def _my_batches(self, items: Sequence[Any]) -> list[tuple[Sequence[Any], bool]]:
+        """This rank's micro-batches, each with whether it shares prompts; empty ones after them
+        where the strategy runs ranks in lockstep."""
+        batches = micro_batches(self.world.deal(items, _length), self.opt.micro_batch_size, self.opt.pass_cost_tokens,
+                                self.share_prompts)
+        return batches + [([], False)] * (self.strategy.passes(len(batches)) - len(batches))
 
     def _idle_pass(self) -> None:
         """A forward and backward of weight zero: a sharded model's collectives need every rank."""
@@ -205,26 +221,73 @@ def _length(item: Any) -> int:
     return len(item.prompt_ids) + len(item.completion_ids)
 
 
-def micro_batches(items: Sequence[Any], size: int, pass_cost_tokens: int) -> list[Sequence[Any]]:
-    """Micro-batches of at most ``size`` sequences that waste little compute on padding.
+def micro_batches(items: Sequence[Any], size: int, pass_cost_tokens: int,
+                  share_prompts: bool = False) -> list[tuple[Sequence[Any], bool]]:
+    """Micro-batches of at most ``size`` sequences that waste little compute, each with whether
+    it runs its shared prompts once (``Policy.completion_logprobs``).
 
     Sorted by length, the sequences are cut where the padding a cut saves is worth more
     than one more forward/backward pass (``pass_cost_tokens`` padded tokens): the cuts
     minimise padded tokens plus passes, by dynamic programming over the sorted order.
     Fixed-size chunks pad 32 rows of 28-70 tokens to the longest and cost the embedded
-    model 18% more time per update.
+    model 18% more time per update. With ``share_prompts``, the sequences of one prompt stay
+    together (a group larger than ``size`` is split), and a micro-batch shares its prompts
+    where that costs less: one forward of its distinct prompts and one of its completions,
+    two passes, against one pass over every row whole.
     """
-    ordered = sorted(items, key=_length)
-    lengths = [_length(item) for item in ordered]
-    cost = [0.0] + [math.inf] * len(ordered)
-    start_of = [0] * (len(ordered) + 1)
-    for end in range(1, len(ordered) + 1):
-        for start in range(max(0, end - size), end):
-            candidate = cost[start] + pass_cost_tokens + (end - start) * lengths[end - 1]
-            if candidate < cost[end]:
-                cost[end], start_of[end] = candidate, start
-    chunks, end = [], len(ordered)
+    units = _prompt_groups(items, size) if share_prompts else [[item] for item in items]
+    units.sort(key=(lambda unit: (max(len(i.completion_ids) for i in unit), len(unit[0].prompt_ids)))
+               if share_prompts else (lambda unit: _length(unit[0])))
+    cost = [0.0] + [math.inf] * len(units)
+    start_of = [0] * (len(units) + 1)
+    for end in range(1, len(units) + 1):
+        for start, candidate in _cut_costs(units, end, size, pass_cost_tokens, share_prompts):
+            if cost[start] + candidate < cost[end]:
+                cost[end], start_of[end] = cost[start] + candidate, start
+    chunks, end = [], len(units)
     while end:
-        chunks.append(ordered[start_of[end]:end])
+        chunk = units[start_of[end]:end]
+        chunks.append(([item for unit in chunk for item in unit], _sharing_pays(chunk, pass_cost_tokens, share_prompts)))
         end = start_of[end]
     return chunks[::-1]
+
+
+def _prompt_groups(items: Sequence[Any], size: int) -> list[list[Any]]:
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    for item in items:
+        groups.setdefault(tuple(item.prompt_ids), []).append(item)
+    return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def _cut_costs(units: list[list[Any]], end: int, size: int, pass_cost_tokens: int,
+               share_prompts: bool) -> list[tuple[int, float]]:
+    """(start, cost of the micro-batch units[start:end]) for every start that keeps it within
+    ``size`` sequences, in increasing start (ties keep the earliest cut)."""
+    costs = []
+    rows = longest = prompt = completion = 0
+    for start in range(end - 1, -1, -1):
+        rows += len(units[start])
+        if rows > size:
+            break
+        longest = max(longest, *(_length(i) for i in units[start]))
+        prompt = max(prompt, len(units[start][0].prompt_ids))
+        completion = max(completion, *(len(i.completion_ids) - 1 for i in units[start]))
+        whole = pass_cost_tokens + rows * longest
+        shared = _shared_cost(end - start, rows, prompt, completion, pass_cost_tokens) if share_prompts else whole
+        costs.append((start, min(whole, shared)))
+    return costs[::-1]
+
+
+def _shared_cost(prompts: int, rows: int, prompt: int, completion: int, pass_cost_tokens: int) -> float:
+    """Padded tokens of the distinct prompts' forward and the completions' (all but their last
+    token's), and the two passes (one where no completion has a second token)."""
+    return pass_cost_tokens * (2 if completion else 1) + prompts * prompt + rows * completion
+
+
+def _sharing_pays(chunk: list[list[Any]], pass_cost_tokens: int, share_prompts: bool) -> bool:
+    if not share_prompts:
+        return False
+    items = [item for unit in chunk for item in unit]
+    shared = _shared_cost(len(chunk), len(items), max(len(i.prompt_ids) for i in items),
+                          max(len(i.completion_ids) for i in items) - 1, pass_cost_tokens)
+    return shared < pass_cost_tokens + len(items) * max(_length(i) for i in items)

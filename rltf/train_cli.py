@@ -151,7 +151,7 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 # What `rltf sft` never reads: the RL stage's settings (the actor's generation settings and the
 # learner's pass sizes still serve its held-out evaluation and its updates).
 SFT_READS = {"actor": {"max_new_tokens", "generation_batch", "stop"},
-             "learner": {"grad_clip", "micro_batch_size", "pass_cost_tokens"}}
+             "learner": {"grad_clip", "micro_batch_size", "pass_cost_tokens", "share_prompts"}}
 SFT_IGNORES = {"buffer": None, "feedback": None, "actor": SFT_READS["actor"], "learner": SFT_READS["learner"],
                "run": {"max_steps", "mode", "offline_problems", "eval_every", "overlap"}}
 

@@ -309,7 +309,8 @@ def supervised_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | 
     if sequences:
         learner = Learner(run.policy, Optimization(s.lr, s.weight_decay, s.warmup_steps, s.steps, "cosine",
                                                    run.config.learner.grad_clip, run.config.learner.micro_batch_size,
-                                                   pass_cost_tokens=run.config.learner.pass_cost_tokens),
+                                                   pass_cost_tokens=run.config.learner.pass_cost_tokens,
+                                                   share_prompts=run.config.learner.share_prompts),
                           autocast=run.autocast, loss_scaling=run.loss_scaling, strategy=run.strategy)
         cycler = Cycler(sequences, run.config.run.seed)
         start = 0
@@ -334,7 +335,7 @@ def rl_stage(run: Run, judge: Judge, metrics: MetricsLog, state: dict | None) ->
     learner = Learner(run.policy, Optimization(
         c.learner.lr, c.learner.weight_decay, c.learner.warmup_steps, c.run.max_steps, c.learner.schedule,
         c.learner.grad_clip, c.learner.micro_batch_size, c.learner.sl_weight, c.learner.rl_weight, c.learner.balance,
-        c.learner.pass_cost_tokens,
+        c.learner.pass_cost_tokens, c.learner.share_prompts,
     ), c.learner.term_weights, autocast=run.autocast, loss_scaling=run.loss_scaling, dropout=c.learner.rl_dropout,
         strategy=run.strategy)
     actor = Actor(run.policy, c.actor, c.run.seed, greedy_programs=c.actor.greedy_baseline or c.learner.baseline == "greedy")

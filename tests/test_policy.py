@@ -160,6 +160,23 @@ def test_models_whose_cache_cannot_drop_rows_keep_them(taught, tok, monkeypatch)
     assert policy.generate(prompts, sample=False, max_new_tokens=12) == expected
 
 
+def test_repeated_prompts_run_once_and_sample_as_if_each_ran_alone(taught, tok, monkeypatch):
+    """The actor's batch holds each prompt once per sample: the distinct prompts' cache is
+    expanded to the rows, and each row samples what it samples alone, from its own seed."""
+    policy = taught[0]
+    prompts = [ids(tok, p) for p in MIXED_PROMPTS for _ in range(3)]
+    seeds = list(range(100, 100 + len(prompts)))
+    alone = [policy.generate([p], sample=True, max_new_tokens=12, seeds=[s])[0] for p, s in zip(prompts, seeds)]
+    assert policy.generate(prompts, sample=False, max_new_tokens=12) == generate_expected(policy, tok, prompts, 12)
+    calls = []
+    forward = policy.model.forward
+    monkeypatch.setattr(policy.model, "forward", lambda *a, **k: calls.append(k["input_ids"].shape) or forward(*a, **k))
+    assert policy.generate(prompts, sample=True, max_new_tokens=12, seeds=seeds) == alone
+    assert calls[0][0] == len(MIXED_PROMPTS)  # the prefill ran each distinct prompt once
+    monkeypatch.delattr(Cache, "batch_select_indices")  # a cache that cannot expand: every row runs its prompt
+    assert policy.generate(prompts, sample=True, max_new_tokens=12, seeds=seeds) == alone
+
+
 @pytest.mark.parametrize("top_p", [1.0, 0.9, 0.5, 0.05])
 def test_nucleus_keeps_the_tokens_hf_keeps(top_p):
     logits = torch.randn(8, 50, generator=torch.Generator().manual_seed(0)) * 3
@@ -319,10 +336,115 @@ def test_micro_batches_are_cut_where_padding_costs_more_than_a_pass():
     short = [TokenSequence([1] * 5, [2] * 5) for _ in range(10)]
     long = [TokenSequence([1] * 50, [2] * 50) for _ in range(10)]
     mixed = long[:5] + short + long[5:]
-    assert [len(c) for c in micro_batches(mixed, 32, 128)] == [10, 10]  # one cut saves 10 x 90 padded tokens
-    assert [len(c) for c in micro_batches(mixed, 32, 1000)] == [20]  # a pass costs more than that padding
+    assert [(len(c), s) for c, s in micro_batches(mixed, 32, 128)] == [(10, False), (10, False)]  # saves 10 x 90
+    assert [len(c) for c, _ in micro_batches(mixed, 32, 1000)] == [20]  # a pass costs more than that padding
     items = mixed + [TokenSequence([1] * 20, [2] * 20)]
-    chunks = micro_batches(items, 4, 0)
+    chunks = [c for c, _ in micro_batches(items, 4, 0)]
     assert sorted(id(s) for c in chunks for s in c) == sorted(map(id, items))
     assert max(map(len, chunks)) <= 4
     assert all(len({len(s.prompt_ids) + len(s.completion_ids) for s in c}) == 1 for c in chunks)
+
+
+def test_micro_batches_keep_a_prompts_samples_together_and_share_where_it_pays():
+    """Eight prompts of 24 tokens, four samples each of 3-40 tokens (an RL step's shape)."""
+    items = [TokenSequence([p] * 24, [2] * (3 + (p * 7 + s * 5) % 38)) for p in range(8) for s in range(4)]
+    batches = micro_batches(items[::-1], 16, 128, share_prompts=True)
+    assert sorted(id(s) for c, _ in batches for s in c) == sorted(map(id, items))
+    assert all(share for _, share in batches) and max(len(c) for c, _ in batches) <= 16
+    for prompt in range(8):  # each prompt's samples in one micro-batch
+        assert sum(any(s.prompt_ids[0] == prompt for s in c) for c, _ in batches) == 1
+    distinct = [TokenSequence([p] * 24, [2] * 10) for p in range(8)]  # nothing to share: one whole pass
+    assert [(len(c), share) for c, share in micro_batches(distinct, 16, 128, share_prompts=True)] == [(8, False)]
+    big = [TokenSequence([1] * 24, [2] * 10) for _ in range(40)]  # one prompt, more samples than a micro-batch
+    assert [(len(c), share) for c, share in micro_batches(big, 16, 128, share_prompts=True)] == [
+        (16, True), (16, True), (8, True)]
+
+
+def shared_prompt_batch(tok):
+    """Two prompts of different lengths, each with samples of uneven length (one of a single token)."""
+    first, second = ids(tok, "def add(a, b):\n"), ids(tok, LONG_PROMPT)
+    completions = ["    return a + b\n", "    return a\n", "x", "print(x * 2)\n" * 3, "    total = 0\n"]
+    return [TokenSequence(prompt, ids(tok, text) + [tok.eos_token_id])
+            for prompt in (first, second) for text in completions] + [TokenSequence(first, [tok.eos_token_id])]
+
+
+def gpt2_and_llama(tok):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id))
+    return [build_model(tok, TINY, seed=0), llama]
+
+
+@pytest.mark.parametrize("architecture", ["gpt2", "llama", "gpt2 + LoRA"])
+def test_shared_prompts_give_the_same_logprobs_and_gradients_as_whole_rows(tok, architecture):
+    """The prompt's KV cache, expanded to its samples, keeps its gradient: sharing changes
+    nothing the learner computes, whatever the padding of prompts and completions."""
+    model = gpt2_and_llama(tok)[architecture == "llama"]
+    policy = prepared(model, tok, ModelSettings(lora_r=4 if "LoRA" in architecture else 0), CPU)
+    policy.model.eval()  # no dropout: both passes must see the same function
+    assert policy.shares_prompts
+    batch = shared_prompt_batch(tok)
+    results = []
+    for share in (False, True):
+        policy.model.zero_grad()
+        logps = policy.completion_logprobs(batch, share)
+        weights = torch.linspace(-1, 1, sum(len(s.completion_ids) for s in batch))
+        (torch.cat(logps) * weights).sum().backward()
+        results.append((logps, torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.requires_grad])))
+    (whole, whole_grad), (shared, shared_grad) = results
+    assert [len(x) for x in shared] == [len(s.completion_ids) for s in batch]
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(whole, shared))
+    assert torch.allclose(whole_grad, shared_grad, atol=1e-6, rtol=1e-4)
+
+
+def test_single_token_completions_share_their_prompt(policy, tok):
+    policy.model.eval()
+    batch = [TokenSequence(ids(tok, "def add(a, b):\n"), [t]) for t in (5, 6, tok.eos_token_id)]
+    for whole, shared in zip(policy.completion_logprobs(batch), policy.completion_logprobs(batch, True)):
+        assert torch.allclose(whole, shared, atol=1e-6)
+
+
+def test_prompts_are_not_shared_where_the_cache_is_dropped_or_cannot_be_expanded(tok, monkeypatch):
+    checkpointed = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(gradient_checkpointing=True), CPU)
+    assert not checkpointed.shares_prompts  # checkpointed blocks ignore the cache while training
+    assert not Learner(checkpointed, OPT).share_prompts
+    policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
+    policy.model.eval()
+    batch = shared_prompt_batch(tok)
+    whole = policy.completion_logprobs(batch)
+    monkeypatch.delattr(Cache, "batch_select_indices")
+    shared = policy.completion_logprobs(batch, True)  # falls back to whole rows, and remembers
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(whole, shared))
+    assert not policy.shares_prompts
+
+
+def test_an_rl_step_is_the_same_with_prompts_shared_or_not(tok):
+    """The whole learner step, loss terms and all, on an RL batch whose samples share prompts."""
+    batch = shared_prompt_batch(tok)
+    examples = [Example(s.prompt_ids, s.completion_ids,
+                        {"unittest/coarse": [0.5 - i / 7] * len(s.completion_ids),
+                         **({"unittest/fine": [-0.3] * len(s.completion_ids)} if i % 2 else {})})
+                for i, s in enumerate(batch)]
+    reference = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
+    reference.model.eval()  # as the learner runs RL: without dropout
+    with torch.no_grad():
+        logps = reference.completion_logprobs(batch)
+    expected = {key: -sum(float((torch.tensor(e.terms[key]) * logp).mean()) for e, logp in zip(examples, logps)
+                          if key in e.terms) / len(examples) for key in ("unittest/coarse", "unittest/fine")}
+    results = []
+    for share in (False, True):
+        policy = prepared(build_model(tok, TINY, seed=0), tok, ModelSettings(), CPU)
+        options = Optimization(lr=1e-3, weight_decay=0.0, warmup_steps=0, total_steps=10, share_prompts=share)
+        learner = Learner(policy, options, {"unittest/fine": 0.5}, dropout=False)
+        assert learner.share_prompts == share
+        metrics = learner.step([], examples)
+        results.append((metrics, torch.cat([p.grad.flatten() for p in policy.model.parameters()])))
+    (whole, whole_grad), (shared, shared_grad) = results
+    for key in ("unittest/coarse", "unittest/fine"):  # -(1/T) sum_t w_t log p_t, averaged over the batch
+        assert whole[f"loss/{key}"] == pytest.approx(expected[key], rel=1e-5)
+        assert shared[f"loss/{key}"] == pytest.approx(expected[key], rel=1e-5)
+    assert shared["grad_norm"] == pytest.approx(whole["grad_norm"], rel=1e-5)
+    assert torch.allclose(whole_grad, shared_grad, atol=1e-6, rtol=1e-4)  # what the optimizer stepped with

@@ -29,6 +29,7 @@ class Replicated:
     """``ddp``: every rank holds the whole model; gradients are summed once after each pass."""
 
     name = "ddp"
+    lockstep = False  # whether every rank must make the same forward calls (sharded weights gather in them)
 
     def __init__(self, world: World):
         self.world = world
@@ -73,6 +74,7 @@ class Sharded(Replicated):
     """``fsdp``: FSDP2 shards of weights, gradients and optimizer state (see the module's docstring)."""
 
     name = "fsdp"
+    lockstep = True
 
     def prepare(self, model: torch.nn.Module) -> None:
         from torch.distributed.fsdp import FSDPModule, fully_shard
@@ -92,6 +94,7 @@ class Sharded(Replicated):
         """Already done: the backward pass reduce-scatters each block's gradients."""
 
     def passes(self, mine: int) -> int:
+        """Passes this rank runs: the busiest rank's (the collectives in a pass need every rank)."""
         return int(max(self.world.gather(mine, "counting passes")))
 
     @contextmanager
