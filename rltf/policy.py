@@ -176,13 +176,17 @@ class Policy:
         prompt_mask = prompt_batch["attention_mask"]
         out = self.model(**prompt_batch, position_ids=positions(prompt_mask), use_cache=True)
         cache = getattr(out, "cache", None)
-        self._prompt_cache_works = (hasattr(cache, "batch_select_indices") and hasattr(cache, "get_seq_length")
-                                    and cache.get_seq_length() == prompt_mask.shape[1])
+        layers = getattr(cache, "layers", None) or []
+        self._prompt_cache_works = bool(layers) and all(
+            isinstance(getattr(layer, "keys", None), torch.Tensor) and layer.keys.shape[-2] == prompt_mask.shape[1]
+            and isinstance(getattr(layer, "values", None), torch.Tensor) for layer in layers)
         if not self._prompt_cache_works:
             return None
+        # index_select, not indexing: indexing's backward adds the rows of a shared prompt with
+        # parallel atomic adds on a CPU, in an order that changes from run to run.
         rows = torch.tensor(owner, device=self.device)
         lengths = [len(s.completion_ids) for s in sequences]
-        first = out.logits[:, -1][rows]  # each row's first completion token, predicted from its prompt's end
+        first = out.logits[:, -1].index_select(0, rows)  # each row's first token, predicted from its prompt's end
         if max(lengths) == 1:
             targets = torch.tensor([s.completion_ids[0] for s in sequences], device=self.device)
             return self._completion_logp(first.float(), targets, lengths)
@@ -192,7 +196,8 @@ class Policy:
         for i, s in enumerate(sequences):
             ids[i, :len(s.completion_ids) - 1] = torch.tensor(s.completion_ids[:-1], dtype=torch.long)
             mask[i, :len(s.completion_ids) - 1] = 1
-        cache.batch_select_indices(rows)
+        for layer in layers:
+            layer.keys, layer.values = layer.keys.index_select(0, rows), layer.values.index_select(0, rows)
         prompt_mask = prompt_mask[rows]
         place = prompt_mask.sum(1, keepdim=True) + torch.arange(width, device=self.device)[None]
         logits = self.model(input_ids=ids.to(self.device), attention_mask=torch.cat([prompt_mask, mask.to(self.device)], 1),
